@@ -1,0 +1,113 @@
+// The composition root for `serve`: config → data dir checks → db → daemon lock → executors →
+// engine → HTTP server. The only file that knows every layer.
+import { mkdirSync, writeFileSync, existsSync, rmSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname, cpus } from 'node:os';
+import { openDatabase, assertLocalFilesystem } from './db/open.ts';
+import { SqliteStore } from './db/store.ts';
+import { Engine } from './core/scheduler/engine.ts';
+import { Bus } from './core/events.ts';
+import { DroverError } from './core/errors.ts';
+import { ENGINE_DEFAULTS, SECOND, type EngineConfig } from './core/config.ts';
+import { newId, isoNow } from './core/ids.ts';
+import { newToken, hashToken } from './core/tokens.ts';
+import { createLocalExecutor } from './plugins/local/index.ts';
+import { createApp } from './server/app.ts';
+import { jsonLogger } from './log.ts';
+import type { Executor, Logger } from './core/ports.ts';
+import pkg from '../package.json';
+
+export interface ServeOptions {
+  host: string; port: number; dataDir: string; workspaceRoot: string;
+  maxParallel?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
+  log?: Logger;
+}
+
+const HEARTBEAT_MS = 5 * SECOND;
+const STALE_MS = 3 * HEARTBEAT_MS;
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === 'EPERM'; }
+}
+
+/** One server per data dir: refuse while another is alive and beating, take over when it is dead. */
+function claimDaemon(store: SqliteStore, dataDir: string, log: Logger): string {
+  const started_at = isoNow();
+  store.tx(() => {
+    const cur = store.daemonGet();
+    if (cur && cur.pid !== process.pid) {
+      const age = Date.now() - Date.parse(cur.heartbeat_at);
+      const sameHost = cur.host === hostname();
+      if ((sameHost ? pidAlive(cur.pid) : true) && age < STALE_MS) {
+        throw new DroverError('conflict', `another drover serve (pid ${cur.pid} on ${cur.host}, heartbeat ${Math.round(age / 1000)}s ago) is using the data dir ${dataDir}; stop it first or use another --data-dir`, { pid: cur.pid });
+      }
+      log.warn('taking over the data dir from a dead server', { pid: cur.pid, heartbeat_at: cur.heartbeat_at });
+    }
+    store.daemonClaim({ pid: process.pid, host: hostname(), started_at, heartbeat_at: started_at, version: pkg.version });
+  });
+  return started_at;
+}
+
+function ensureAdminToken(store: SqliteStore, dataDir: string, log: Logger): void {
+  const file = join(dataDir, 'admin.token');
+  if (store.countTokens() > 0) return;
+  const token = newToken();
+  store.insertToken({ id: newId('t'), name: 'admin', role: 'admin', hash: hashToken(token), created_at: isoNow(), last_used_at: null });
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  log.info('wrote the admin token', { file });
+}
+
+export async function serve(o: ServeOptions) {
+  const log = o.log ?? jsonLogger();
+  assertLocalFilesystem(o.dataDir, o.allowNetworkFs);
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const { sqlite } = openDatabase(join(o.dataDir, 'drover.db'));
+  const store = new SqliteStore(sqlite, (e) => log.warn('refused an illegal transition', { entity: e.entity, id: e.id, from: e.from, to: e.to }));
+  const startedAt = claimDaemon(store, o.dataDir, log);
+  ensureAdminToken(store, o.dataDir, log);
+  process.env.DROVER_VERSION = pkg.version;
+
+  const maxParallel = o.maxParallel ?? cpus().length;
+  const executors = new Map<string, Executor>([['local', createLocalExecutor({ slots: maxParallel })]]);
+  const config: EngineConfig = {
+    ...ENGINE_DEFAULTS, dataDir: o.dataDir, runsDir: join(o.dataDir, 'runs'), workspaceRoot: o.workspaceRoot,
+    maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,
+  };
+  mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
+  const bus = new Bus(log);
+  const engine = new Engine({ store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config });
+  await engine.start();
+
+  let heartbeatAt = startedAt;
+  const beat = setInterval(() => {
+    heartbeatAt = isoNow();
+    try {
+      if (!store.daemonBeat(process.pid, heartbeatAt)) {
+        log.error('another server took over this data dir; stopping');
+        shutdown(3);
+      }
+    } catch (err) { log.warn('heartbeat write failed', { err: String(err) }); }
+  }, HEARTBEAT_MS);
+
+  const app = createApp({ engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody });
+  const server = Bun.serve({ hostname: o.host, port: o.port, fetch: app.fetch, idleTimeout: 120 });
+  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;
+  const serverFile = join(o.dataDir, 'server.json');
+  writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, version: pkg.version, started_at: startedAt }) + '\n', { mode: 0o600 });
+  process.stderr.write(`drover ${pkg.version} listening on ${url} (data dir ${o.dataDir}; admin token in ${join(o.dataDir, 'admin.token')})\n`);
+
+  function shutdown(code = 0) {
+    engine.stop();
+    clearInterval(beat);
+    server.stop(true);
+    try {
+      const cur = JSON.parse(readFileSync(serverFile, 'utf8'));
+      if (cur.pid === process.pid && existsSync(serverFile)) rmSync(serverFile);
+    } catch { /* gone already */ }
+    sqlite.close();
+    process.exit(code);
+  }
+  process.on('SIGINT', () => shutdown(0));
+  process.on('SIGTERM', () => shutdown(0));
+  return { url, engine, server, shutdown };
+}

@@ -1,0 +1,27 @@
+// `drover logs JOB [-f] [--command N]`: prints the stored (redacted) log; with -f keeps
+// polling by byte offset until the job ends, then exits 0 if it succeeded, else 1.
+import { intFlag } from './args.ts';
+import { defineCommand, requireKind } from './command.ts';
+import { followLog } from './follow.ts';
+
+export const logsCommand = defineCommand({
+  name: 'logs',
+  usage: 'logs JOB [-f] [--command N]',
+  summary: 'Print a job\'s log (all commands, or command N counted from 0).',
+  args: [1, 1],
+  flags: {
+    follow: { type: 'boolean', short: 'f', help: 'keep printing until the job ends; exit 1 unless it succeeded' },
+    command: { type: 'string', value: 'N', help: 'only command N (from 0)' },
+  },
+  async run({ flags, positionals: [id] }, ctx) {
+    requireKind(id!, ['job'] as const);
+    const command = intFlag('command', flags.command, 0);
+    if (flags.follow) {
+      const job = await followLog(ctx.client(), id!, { command });
+      return job.status === 'succeeded' ? 0 : 1;
+    }
+    const res = await ctx.client().text(`/jobs/${id}/logs`, { command });
+    process.stdout.write(res.bytes);
+    return 0;
+  },
+});

@@ -1,0 +1,55 @@
+// `drover serve`: parse flags, then hand over to bootstrap.ts.
+import { homedir } from 'node:os';
+import { resolve, join } from 'node:path';
+import { CliError, parseArgs, flagHelp } from './args.ts';
+import { DroverError } from '../core/errors.ts';
+import { parseDuration, parseSize } from '../core/spec/index.ts';
+
+const FLAGS = {
+  host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1)' },
+  port: { type: 'string', value: 'PORT', help: 'port (default 7070; 0 picks a free one, written to <data-dir>/server.json)' },
+  'data-dir': { type: 'string', value: 'DIR', help: 'state: database, logs, token (default $DROVER_DATA_DIR or ~/.drover)' },
+  'workspace-root': { type: 'string', value: 'DIR', help: 'every workspace must stay under this (default: the current directory)' },
+  'max-parallel': { type: 'string', value: 'N', help: 'jobs running at once (default: number of CPUs)' },
+  'gpu-slots': { type: 'string', value: 'N', help: 'GPUs to use (GPU executor)' },
+  plugins: { type: 'string', value: 'DIR', help: 'load executor plugins from DIR' },
+  'max-body': { type: 'string', value: 'SIZE', help: 'largest request body (default 1M)' },
+  'max-sweep': { type: 'string', value: 'N', help: 'most runs one submit may make (default 10000)' },
+  'kill-grace': { type: 'string', value: 'DUR', help: 'time between TERM and KILL on cancel/timeout (default 10s)' },
+  'allow-network-fs': { type: 'boolean', help: 'accept a data dir on NFS/Lustre/GPFS (SQLite WAL is unsafe there)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} as const;
+
+function int(v: string | undefined, name: string, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`drover serve: --${name} must be a non-negative integer (got '${v}')`);
+  return n;
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  try {
+    const { flags: f } = parseArgs(argv, FLAGS, 'drover serve');
+    if (f.help) { process.stdout.write(`usage: drover serve [flags]\n\nflags:\n${flagHelp(FLAGS)}\n`); return 0; }
+    const dataDir = resolve(f['data-dir'] ?? process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover'));
+    const maxParallel = int(f['max-parallel'], 'max-parallel');
+    if (maxParallel === 0) throw new CliError('drover serve: --max-parallel must be at least 1');
+    let maxBody = 1024 * 1024, killGraceMs = 10_000;
+    try {
+      if (f['max-body']) maxBody = /^\d+$/.test(f['max-body']) ? Number(f['max-body']) : parseSize(f['max-body']) * 1024 * 1024;
+      if (f['kill-grace']) killGraceMs = parseDuration(f['kill-grace']);
+    } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
+    const { serve } = await import('../bootstrap.ts');
+    await serve({
+      host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
+      workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, maxBody,
+      maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, allowNetworkFs: f['allow-network-fs'],
+    });
+    return await new Promise<number>(() => {}); // runs until a signal
+  } catch (e) {
+    if (e instanceof CliError) { process.stderr.write(e.message + '\n'); return e.exitCode; }
+    if (e instanceof DroverError) { process.stderr.write(`drover serve: ${e.message}\n`); return 2; }
+    if ((e as { code?: string }).code === 'EADDRINUSE') { process.stderr.write(`drover serve: the port is already in use (${(e as Error).message}); pick another with --port\n`); return 2; }
+    throw e;
+  }
+}

@@ -1,0 +1,23 @@
+// Engine configuration with named units; bootstrap merges flags over these defaults once.
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+export interface EngineConfig {
+  dataDir: string;
+  runsDir: string;
+  workspaceRoot: string;
+  maxParallel: number;
+  killGraceMs: number;
+  tickIntervalMs: number;
+  maxSweep: number;
+  idempotencyTtlMs: number;
+}
+
+export const ENGINE_DEFAULTS = {
+  killGraceMs: 10 * SECOND,
+  tickIntervalMs: 1 * SECOND,
+  maxSweep: 10_000,
+  idempotencyTtlMs: 1 * DAY,
+} as const;

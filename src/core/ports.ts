@@ -1,0 +1,119 @@
+// Ports: how the core talks to the world. The core imports no Hono, bun:sqlite, ws or plugin;
+// bootstrap.ts wires concrete implementations (db/store.ts, plugins/*) into these shapes.
+import type {
+  GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, NewSubmission,
+} from './types.ts';
+import type { Resources } from './spec/types.ts';
+
+export interface ListFilter { limit: number; cursor?: number | null; [col: string]: string | number | null | undefined }
+export interface Page<T> { items: T[]; next_cursor: number | null }
+type Table = 'jobs' | 'stages' | 'runs' | 'groups';
+
+export interface Store {
+  tx<T>(fn: () => T): T;
+  transition(table: Table, id: string, from: string, to: string, patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
+  pipelineLatest(name: string): PipelineRow | null;
+  pipelineGet(name: string, version: number): PipelineRow | null;
+  pipelineVersions(name: string): Omit<PipelineRow, 'spec'>[];
+  pipelineInsert(row: PipelineRow): void;
+  pipelinesList(): { name: string; version: number; updated_at: string }[];
+  insertSubmission(s: NewSubmission): void;
+  getGroup(id: string): GroupRow | null;
+  getRun(id: string): RunRow | null;
+  getStage(id: string): StageRow | null;
+  getJob(id: string): JobRow | null;
+  listRuns(f: ListFilter): Page<RunRow>;
+  listGroups(f: ListFilter): Page<GroupRow>;
+  listJobs(f: ListFilter): Page<JobRow>;
+  stagesOfRun(runId: string): StageRow[];
+  jobsOfRun(runId: string): JobRow[];
+  jobsOfStage(stageId: string): JobRow[];
+  runsOfGroup(groupId: string): RunRow[];
+  jobsOfGroupWithStatus(groupId: string, status: string): JobRow[];
+  jobsOfRunWithStatus(runId: string, status: string): JobRow[];
+  stageJobCounts(stageId: string): Record<string, number>;
+  runStageCounts(runId: string): Record<string, number>;
+  groupRunCounts(groupId: string): Record<string, number>;
+  nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
+  queuedGroups(): { id: string; priority: number; status: string }[];
+  jobsWithStatus(status: string): JobRow[];
+  jobCountsByGroup(): { group_id: string; status: string; n: number }[];
+  activeGroups(): GroupRow[];
+  earliestBackoff(nowMs: number): number | null;
+  setJobFields(id: string, attempt: number, patch: { handle?: string | null; stop_reason?: string | null }): void;
+  setStageOutputs(id: string, outputs: string): void;
+  insertAttempt(a: AttemptRow): void;
+  finishAttempt(a: Pick<AttemptRow, 'job_id' | 'attempt' | 'status' | 'reason' | 'message' | 'exit_code' | 'ended_at'>): void;
+  attemptsOf(jobId: string): AttemptRow[];
+  insertCommand(c: CommandRow): void;
+  commandsOf(jobId: string, attempt: number): CommandRow[];
+  eventsSince(seq: number, limit: number): StatusEvent[];
+  lastEventSeq(): number;
+  addBlockers(jobId: string, at: string, reasons: string): void;
+  addBlockersForGroupQueued(groupId: string, at: string, reasons: string): void;
+  blockersOf(jobId: string): { at: string; reasons: string }[];
+  insertToken(t: TokenRow): void;
+  tokenByHash(hash: string): TokenRow | null;
+  listTokens(): Omit<TokenRow, 'hash'>[];
+  deleteToken(id: string): boolean;
+  countTokens(): number;
+  idemGet(key: string): { key: string; body_hash: string; response: string; created_at: number } | null;
+  idemPut(key: string, bodyHash: string, response: string, nowMs: number): void;
+  idemPurge(beforeMs: number): void;
+  daemonGet(): DaemonRow | null;
+  daemonClaim(d: Omit<DaemonRow, 'id'>): void;
+  daemonBeat(pid: number, at: string): boolean;
+}
+
+export interface Logger {
+  info(msg: string, data?: Record<string, unknown>): void;
+  warn(msg: string, data?: Record<string, unknown>): void;
+  error(msg: string, data?: Record<string, unknown>): void;
+  scope(fields: Record<string, unknown>): Logger;
+}
+
+export interface Clock { now(): number }
+
+// --- executors ---
+
+/** Everything an executor needs to run one attempt of a job; the script is already written. */
+export interface PreparedJob {
+  id: string; runId: string; attempt: number; name: string;
+  dir: string;            // the job folder: job.sh, job.out, logs/, meta/
+  script: string;         // path of job.sh
+  workdir: string;
+  commandCount: number;
+  resources: Resources;
+  env: Record<string, string>;
+  timeoutMs: number | null;
+}
+
+/** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */
+export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; startTime?: number; [k: string]: unknown }
+
+export interface CommandResult { exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
+export interface JobResult { rc: number | null; commands: CommandResult[]; outputs: Record<string, string> }
+
+/** What an executor reports: a job that has ended (with its result files read), or is still alive. */
+export type Observation =
+  | { jobId: string; attempt: number; state: 'running' }
+  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string };
+
+export interface Capacity { available: boolean; slots: number; reason?: string; [k: string]: unknown }
+
+export interface ExecutorContext {
+  /** Push an observation into the scheduler (wakes the loop). */
+  notify(obs: Observation): void;
+  log: Logger;
+}
+
+export interface Executor {
+  name: string;
+  capabilities: { gpus: boolean; arrays: boolean; survivesServerRestart: boolean };
+  init?(ctx: ExecutorContext): void;
+  detect(): Promise<Capacity>;
+  start(job: PreparedJob): Promise<Handle>;
+  poll(handles: { jobId: string; attempt: number; handle: Handle }[]): Promise<Observation[]>;
+  cancel(handle: Handle, opts: { graceMs: number }): Promise<void>;
+  adopt?(jobId: string, attempt: number, handle: Handle): Promise<Observation>;
+}

@@ -1,0 +1,149 @@
+// What users ask of the scheduler: submit (with idempotency), cancel run/job/group, pause and
+// resume groups, retry a run. Each change is one transaction; executors are signalled after it.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroverError, isStorageError } from '../errors.ts';
+import { isoNow } from '../ids.ts';
+import { loadSpec, pipelineVersionFor, planSubmission, preview, specHash, type SubmitInput } from '../submit.ts';
+import { groupView, runSummary, runView } from '../views.ts';
+import type { Engine } from './engine.ts';
+import type { JobRow } from '../types.ts';
+
+function storageOr(err: unknown, action: string): never {
+  if (isStorageError(err)) throw new DroverError('storage_unavailable', `storage unavailable while ${action}: ${(err as Error).message} (reads still work; nothing was written)`, { action });
+  throw err;
+}
+
+export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string } = {}) {
+  const { store, config } = eng;
+  const now = Date.now();
+  if (opts.idempotencyKey) {
+    store.idemPurge(now - config.idempotencyTtlMs);
+    const prior = store.idemGet(opts.idempotencyKey);
+    if (prior) {
+      if (prior.body_hash !== opts.bodyHash) throw new DroverError('idempotency_conflict', `Idempotency-Key '${opts.idempotencyKey}' was used with a different body`, { key: opts.idempotencyKey });
+      return { replayed: true, body: JSON.parse(prior.response) };
+    }
+  }
+  const { spec, raw } = loadSpec(store, input, [...eng.executors.keys(), 'agent']);
+  const { version, isNew } = pipelineVersionFor(store, spec.name, raw);
+  const plan = planSubmission(spec, version, input, { runsDir: config.runsDir, workspaceRoot: config.workspaceRoot, maxSweep: config.maxSweep, now });
+  if (opts.dryRun) return { replayed: false, body: preview(plan) };
+  const made: string[] = [];
+  let body: unknown;
+  try {
+    for (const r of plan.submission.runs) {
+      mkdirSync(r.dir, { recursive: true, mode: 0o700 });
+      made.push(r.dir);
+      writeFileSync(join(r.dir, 'run.json'), JSON.stringify({ id: r.id, pipeline: spec.name, pipeline_version: version, spec: raw, params: r.params, trigger: r.trigger, created_at: plan.submission.created_at }, null, 2) + '\n', { mode: 0o600 });
+    }
+    store.tx(() => {
+      if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
+      store.insertSubmission(plan.submission);
+      const group = store.getGroup(plan.submission.group.id)!;
+      body = plan.isSweep
+        ? { group: groupView(store, group), runs: store.runsOfGroup(group.id).map(runSummary) }
+        : { run: runView(eng, store.getRun(plan.submission.runs[0]!.id)!) };
+      if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', JSON.stringify(body), now);
+    });
+  } catch (err) {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+    storageOr(err, 'accepting the submission');
+  }
+  eng.onQueued(plan.submission.group.id);
+  eng.publishEvents();
+  eng.wake();
+  return { replayed: false, body };
+}
+
+/** Cancel the given jobs: waiting ones at once, running ones by signal (status set when they exit). */
+function cancelJobs(eng: Engine, jobs: JobRow[], at: string): void {
+  const { store } = eng;
+  const stages = new Set<string>();
+  for (const j of jobs) {
+    if (j.status === 'pending' || j.status === 'queued') {
+      if (store.transition('jobs', j.id, j.status, 'canceled', { reason: 'canceled', message: 'canceled by request', ended_at: at }, { at, runId: j.run_id })) stages.add(j.stage_id);
+    } else if (j.status === 'running' && !j.stop_reason) {
+      store.setJobFields(j.id, j.attempt, { stop_reason: 'canceled' });
+      if (j.handle) eng.queueCancel(JSON.parse(j.handle));
+    }
+  }
+  for (const s of stages) eng.rollUpStageNow(s, at);
+}
+
+function mutate<T>(eng: Engine, action: string, fn: (at: string) => T): T {
+  const at = isoNow();
+  let out: T;
+  try { out = eng.store.tx(() => fn(at)); } catch (err) { storageOr(err, action); }
+  eng.flushAfterCommit();
+  eng.wake();
+  return out!;
+}
+
+export function cancelRun(eng: Engine, runId: string) {
+  const run = eng.store.getRun(runId);
+  if (!run) throw new DroverError('not_found', `no run ${runId}`);
+  mutate(eng, 'canceling the run', (at) => cancelJobs(eng, eng.store.jobsOfRun(runId), at));
+  return runSummary(eng.store.getRun(runId)!);
+}
+
+export function cancelJob(eng: Engine, jobId: string) {
+  const job = eng.store.getJob(jobId);
+  if (!job) throw new DroverError('not_found', `no job ${jobId}`);
+  mutate(eng, 'canceling the job', (at) => cancelJobs(eng, [job], at));
+  return eng.store.getJob(jobId)!;
+}
+
+export function cancelGroup(eng: Engine, groupId: string) {
+  const g = eng.store.getGroup(groupId);
+  if (!g) throw new DroverError('not_found', `no group ${groupId}`);
+  if (['running', 'paused'].includes(g.status)) eng.canceledGroups.add(groupId);
+  mutate(eng, 'canceling the group', (at) => {
+    for (const status of ['pending', 'queued', 'running']) cancelJobs(eng, eng.store.jobsOfGroupWithStatus(groupId, status), at);
+    eng.rollUpGroupNow(groupId, at);
+  });
+  eng.dropReady(groupId);
+  return groupView(eng.store, eng.store.getGroup(groupId)!);
+}
+
+export function pauseGroup(eng: Engine, groupId: string) {
+  const g = eng.store.getGroup(groupId);
+  if (!g) throw new DroverError('not_found', `no group ${groupId}`);
+  if (g.status === 'running') {
+    mutate(eng, 'pausing the group', (at) => {
+      if (eng.store.transition('groups', groupId, 'running', 'paused', {}, { at })) {
+        eng.store.addBlockersForGroupQueued(groupId, at, JSON.stringify([{ code: 'group_paused', message: `group ${groupId} is paused` }]));
+      }
+    });
+    eng.dropReady(groupId);
+  } else if (g.status !== 'paused') {
+    throw new DroverError('conflict', `group ${groupId} is ${g.status}; only a running group can be paused`, { status: g.status });
+  }
+  return groupView(eng.store, eng.store.getGroup(groupId)!);
+}
+
+export function resumeGroup(eng: Engine, groupId: string) {
+  const g = eng.store.getGroup(groupId);
+  if (!g) throw new DroverError('not_found', `no group ${groupId}`);
+  if (g.status === 'paused') {
+    mutate(eng, 'resuming the group', (at) => {
+      if (eng.store.transition('groups', groupId, 'paused', 'running', {}, { at })) {
+        eng.store.addBlockersForGroupQueued(groupId, at, '[]');
+      }
+    });
+    eng.onQueued(groupId);
+  } else if (g.status !== 'running') {
+    throw new DroverError('conflict', `group ${groupId} is ${g.status}; only a paused group can be resumed`, { status: g.status });
+  }
+  return groupView(eng.store, eng.store.getGroup(groupId)!);
+}
+
+/** A terminal failed/canceled run runs again as a new run of the same pipeline version and params. */
+export function retryRun(eng: Engine, runId: string) {
+  const run = eng.store.getRun(runId);
+  if (!run) throw new DroverError('not_found', `no run ${runId}`);
+  if (!['failed', 'canceled'].includes(run.status)) throw new DroverError('conflict', `run ${runId} is ${run.status}; only a failed or canceled run can be retried`, { status: run.status });
+  const raw = JSON.parse(eng.store.pipelineGet(run.pipeline, run.pipeline_version)!.spec);
+  const { matrix: _m, ...single } = raw as Record<string, unknown>;
+  return submit(eng, { spec: single, params: JSON.parse(run.params), priority: run.priority, trigger: { kind: 'api', retry_of: runId } }).body;
+}

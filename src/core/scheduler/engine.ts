@@ -1,0 +1,404 @@
+// The scheduler engine. One loop, woken by events (submit, completion, resume) and a 1 s tick.
+// Each tick is one transaction that runs these steps in order:
+//   applyObservations()  finished attempts → job status, retries, roll-up to stage/run/group
+//   recordHandles()      executor handles of jobs started last tick (for re-adoption)
+//   enforceDeadlines()   running jobs past their timeout get TERM (KILL after a grace)
+//   startWithinLimits()  ready jobs by priority, then round-robin across groups, then FIFO,
+//                        while max_parallel and the executor's slots allow
+// Executors are started after the commit, so a crash can never leave a process the DB does not know.
+import { writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { isoNow } from '../ids.ts';
+import { DroverError, isStorageError } from '../errors.ts';
+import { RETRYABLE, backoffDelay } from '../retry.ts';
+import { validateSpec, type PipelineSpec } from '../spec/index.ts';
+import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle } from '../ports.ts';
+import type { JobRow, RunRow } from '../types.ts';
+import type { EngineConfig } from '../config.ts';
+import type { Bus } from '../events.ts';
+import { prepareJob, PrepareFailure } from './prepare.ts';
+import { rollUpStage, rollUpRun, rollUpGroup, type RollupCtx } from './rollup.ts';
+import { mergeInputs, type MergePolicy } from './outputs.ts';
+import { runResult } from './result.ts';
+
+export interface EngineDeps { store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig }
+
+export class Engine {
+  readonly store: Store;
+  readonly executors: Map<string, Executor>;
+  private log: Logger;
+  private clock: Clock;
+  private bus: Bus;
+  readonly config: EngineConfig;
+  /** jobs running per executor, and in all (mirrors the DB; rebuilt at start) */
+  readonly running = new Map<string, number>();
+  runningTotal = 0;
+  readonly slots = new Map<string, number>();
+  private ready = new Map<string, { priority: number; served: number }>();
+  private parked = new Map<string, number>();
+  private servedCounter = 0;
+  private observations: Observation[] = [];
+  private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
+  private cancels: { handle: Handle }[] = [];
+  private runsEnded: string[] = [];
+  readonly canceledGroups = new Set<string>();
+  private specs = new Map<string, PipelineSpec>();
+  private scheduled = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private lastSeq = 0;
+  private lastBlockerSig = new Map<string, string>();
+  stopped = false;
+  storageError: string | null = null;
+
+  constructor(d: EngineDeps) {
+    this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
+  }
+
+  // ---- life cycle ----
+
+  async start(): Promise<void> {
+    this.lastSeq = this.store.lastEventSeq();
+    for (const [name, ex] of this.executors) {
+      ex.init?.({ notify: (o) => { this.observations.push(o); this.wake(); }, log: this.log.scope({ executor: name }) });
+      const cap = await ex.detect().catch((e) => ({ available: false, slots: 0, reason: String(e) }));
+      this.slots.set(name, cap.available ? cap.slots : 0);
+      this.running.set(name, 0);
+    }
+    await this.adoptRunning();
+    this.rebuildReady();
+    this.timer = setInterval(() => this.wake(), this.config.tickIntervalMs);
+    this.wake();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Re-adopt jobs that were running when the previous server died: none lost, none run twice. */
+  private async adoptRunning(): Promise<void> {
+    for (const job of this.store.jobsWithStatus('running')) {
+      this.countStart(job.executor);
+      const ex = this.executors.get(job.executor);
+      const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
+      if (!ex?.adopt) {
+        this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `executor '${job.executor}' cannot re-adopt jobs` });
+        continue;
+      }
+      const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => ({ jobId: job.id, attempt: job.attempt, state: 'exited' as const, result: { rc: null, commands: [], outputs: {} }, lostReason: String(e) }));
+      this.log.info('re-adopted job', { jobId: job.id, state: obs.state });
+      if (obs.state === 'exited') this.observations.push(obs);
+    }
+  }
+
+  private rebuildReady(): void {
+    for (const g of this.store.queuedGroups()) {
+      if (g.status === 'paused' || this.ready.has(g.id)) continue;
+      this.ready.set(g.id, { priority: g.priority, served: 0 });
+    }
+  }
+
+  wake(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; this.tick(); });
+  }
+
+  // ---- the tick ----
+
+  tick(): void {
+    const obs = this.observations; this.observations = [];
+    const handles = this.handles; this.handles = [];
+    const now = this.clock.now();
+    const at = isoNow(now);
+    let starts: { prepared: PreparedJob; job: JobRow }[] = [];
+    try {
+      starts = this.store.tx(() => {
+        for (const o of obs) this.applyObservation(o, at, now);
+        for (const h of handles) this.recordHandle(h);
+        this.enforceDeadlines(now);
+        return this.startWithinLimits(at, now);
+      });
+      this.storageError = null;
+    } catch (err) {
+      // nothing of this tick was committed: keep its inputs for the next one
+      this.observations.unshift(...obs); this.handles.unshift(...handles);
+      this.runsEnded = []; this.cancels = [];
+      this.storageError = String(err);
+      this.log.error('scheduler tick failed; will retry', { err: String(err), storage: isStorageError(err) });
+      return;
+    }
+    this.afterCommit();
+    for (const s of starts) this.launch(s.job, s.prepared);
+  }
+
+  private afterCommit(): void {
+    for (const runId of this.runsEnded.splice(0)) this.writeResult(runId);
+    for (const c of this.cancels.splice(0)) {
+      this.executors.get(c.handle.executor)?.cancel(c.handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
+    }
+    this.publishEvents();
+  }
+
+  publishEvents(): void {
+    for (;;) {
+      const evs = this.store.eventsSince(this.lastSeq, 1000);
+      if (evs.length === 0) return;
+      for (const e of evs) this.bus.emit('status', e);
+      this.lastSeq = evs[evs.length - 1]!.seq;
+    }
+  }
+
+  private launch(job: JobRow, prepared: PreparedJob): void {
+    const ex = this.executors.get(job.executor)!;
+    ex.start(prepared).then(
+      (handle) => { this.handles.push({ jobId: job.id, attempt: job.attempt, handle }); this.wake(); },
+      (err) => {
+        this.log.error('executor failed to start job', { jobId: job.id, err: String(err) });
+        this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `spawn_failed: ${String(err)}` });
+        this.wake();
+      },
+    );
+  }
+
+  // ---- step: apply observations ----
+
+  private applyObservation(o: Observation, at: string, now: number): void {
+    if (o.state !== 'exited') return;
+    const job = this.store.getJob(o.jobId);
+    if (!job || job.status !== 'running' || job.attempt !== o.attempt) {
+      this.log.warn('ignored a stale observation', { jobId: o.jobId, attempt: o.attempt, status: job?.status });
+      return;
+    }
+    this.countEnd(job.executor);
+    if (o.lostReason === 'never_started') {
+      // the server died between committing "running" and spawning: the job never ran, so run it now
+      this.store.transition('jobs', job.id, 'running', 'queued', { started_at: null, handle: null, deadline_at: null }, { at, attempt: job.attempt, runId: job.run_id });
+      this.onQueued(job.group_id);
+      return;
+    }
+    const r = o.result;
+    r.commands.forEach((c, idx) => this.store.insertCommand({ job_id: job.id, attempt: job.attempt, idx, ...c }));
+    let status: 'succeeded' | 'failed' | 'canceled';
+    let reason: string | null = null;
+    let message: string | null = null;
+    if (job.stop_reason === 'canceled') { status = 'canceled'; reason = 'canceled'; message = 'canceled by request'; }
+    else if (job.stop_reason === 'timeout') { status = 'failed'; reason = 'timeout'; message = `timed out after ${this.timeoutOf(job)} ms`; }
+    else if (r.rc === 0) status = 'succeeded';
+    else if (r.rc === null) {
+      status = 'failed'; reason = o.lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
+      message = o.lostReason ?? 'the job ended without reporting a result (killed from outside?)';
+    } else {
+      status = 'failed'; reason = 'exit_code';
+      const failed = r.commands.findIndex((c) => c.exit_code !== null && c.exit_code !== 0);
+      message = `command ${failed} exited with code ${r.rc}`;
+    }
+    const patch = { ended_at: at, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
+    this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: at });
+    if (status === 'failed' && this.retry(job, reason!, message!, at, now)) return;
+    if (!this.store.transition('jobs', job.id, 'running', status, patch, { at, attempt: job.attempt, runId: job.run_id })) return;
+    rollUpStage(this.rollupCtx(at), job.stage_id);
+  }
+
+  private retry(job: JobRow, reason: string, message: string, at: string, now: number): boolean {
+    const spec = this.specOfRun(job.run_id);
+    const policy = spec.stages[job.stage_idx]!.jobs[job.job_idx]!.retries ?? spec.retries;
+    if (!RETRYABLE.has(reason)) return false;
+    const lost = reason === 'lost';
+    if (lost ? job.lost >= policy.lost : job.failures >= policy.max) return false;
+    const failures = job.failures + (lost ? 0 : 1);
+    const until = now + backoffDelay(policy, failures + job.lost + (lost ? 1 : 0));
+    const ok = this.store.transition('jobs', job.id, 'running', 'queued', {
+      attempt: job.attempt + 1, failures, lost: job.lost + (lost ? 1 : 0), backoff_until: until, queued_at: at,
+      reason, message: `${message}; retrying (attempt ${job.attempt + 1})`, handle: null, stop_reason: null, deadline_at: null, exit_code: null,
+    }, { at, attempt: job.attempt, runId: job.run_id });
+    if (ok) {
+      this.store.addBlockers(job.id, at, JSON.stringify([{ code: 'backoff_until', message: `retry backoff until ${isoNow(until)}`, until: isoNow(until) }]));
+      this.onQueued(job.group_id);
+      setTimeout(() => { this.rebuildReady(); this.wake(); }, Math.max(0, until - now) + 5).unref?.();
+    }
+    return ok;
+  }
+
+  private recordHandle(h: { jobId: string; attempt: number; handle: Handle }): void {
+    this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
+    const job = this.store.getJob(h.jobId);
+    if (job?.status === 'running' && job.attempt === h.attempt && job.stop_reason) this.cancels.push({ handle: h.handle });
+  }
+
+  // ---- step: deadlines ----
+
+  private enforceDeadlines(now: number): void {
+    for (const job of this.store.jobsWithStatus('running')) {
+      if (job.deadline_at === null || job.deadline_at > now || job.stop_reason) continue;
+      this.store.setJobFields(job.id, job.attempt, { stop_reason: 'timeout' });
+      if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
+      this.log.info('job timed out', { jobId: job.id });
+    }
+  }
+
+  // ---- step: start within limits ----
+
+  private startWithinLimits(at: string, now: number): { prepared: PreparedJob; job: JobRow }[] {
+    const starts: { prepared: PreparedJob; job: JobRow }[] = [];
+    while (this.runningTotal < this.config.maxParallel && this.ready.size > 0) {
+      const groupId = this.pickGroup();
+      if (!groupId) break;
+      const candidates = this.store.nextQueued(groupId, 8, now);
+      const job = candidates.find((j) => this.hasSlot(j.executor) || !this.executors.has(j.executor));
+      if (!job) {
+        this.ready.delete(groupId); // nothing startable now; back when a slot frees (parked) or on rebuild
+        if (candidates.length) this.parked.set(groupId, this.store.getGroup(groupId)?.priority ?? 0);
+        continue;
+      }
+      this.ready.get(groupId)!.served = ++this.servedCounter;
+      const started = this.startOne(job, at, now);
+      if (started) starts.push(started);
+    }
+    if (this.runningTotal >= this.config.maxParallel) this.noteLimitBlockers(at);
+    if (this.ready.size === 0 && starts.length === 0) this.rebuildReadyLater();
+    return starts;
+  }
+
+  private rebuildPending = false;
+  private rebuildReadyLater(): void {
+    if (this.rebuildPending) return;
+    this.rebuildPending = true;
+    setTimeout(() => { this.rebuildPending = false; this.rebuildReady(); if (this.ready.size) this.wake(); }, this.config.tickIntervalMs).unref?.();
+  }
+
+  /** Highest priority first; among equals, the group served longest ago (round-robin). */
+  private pickGroup(): string | null {
+    let best: string | null = null;
+    let bp = -Infinity, bs = Infinity;
+    for (const [id, g] of this.ready) {
+      if (g.priority > bp || (g.priority === bp && g.served < bs)) { best = id; bp = g.priority; bs = g.served; }
+    }
+    return best;
+  }
+
+  private hasSlot(executor: string): boolean {
+    return (this.running.get(executor) ?? 0) < (this.slots.get(executor) ?? 0);
+  }
+
+  private startOne(job: JobRow, at: string, now: number): { prepared: PreparedJob; job: JobRow } | null {
+    const run = this.store.getRun(job.run_id)!;
+    const ctx = this.rollupCtx(at);
+    const fail = (reason: string, message: string) => {
+      if (this.store.transition('jobs', job.id, 'queued', 'failed', { reason, message, ended_at: at }, { at, runId: job.run_id })) {
+        this.log.warn('job failed before start', { jobId: job.id, reason, message });
+        rollUpStage(ctx, job.stage_id);
+      }
+      return null;
+    };
+    if (!this.executors.has(job.executor)) return fail('executor_unavailable', `executor '${job.executor}' is not loaded in this server`);
+    const spec = this.specOfRun(run.id);
+    const stages = this.store.stagesOfRun(run.id);
+    let inputs: Record<string, unknown> = {};
+    const st = stages[job.stage_idx]!;
+    const needs = JSON.parse(st.needs) as string[];
+    if (needs.length) {
+      const m = mergeInputs(stages.filter((s) => needs.includes(s.name)).map((s) => ({ stage: s.name, outputs: s.outputs ? JSON.parse(s.outputs) : {} })), st.merge as MergePolicy);
+      if (m.ok) inputs = m.inputs;
+    }
+    let prepared: PreparedJob;
+    try {
+      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot });
+    } catch (err) {
+      if (err instanceof PrepareFailure) return fail(err.reason, err.message);
+      throw err; // storage trouble: abort the tick, nothing is committed
+    }
+    const deadline = prepared.timeoutMs ? now + prepared.timeoutMs : null;
+    if (!this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: deadline, backoff_until: null, handle: null }, { at, attempt: job.attempt, runId: job.run_id })) return null;
+    this.store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
+    this.store.addBlockers(job.id, at, '[]');
+    if (st.status === 'pending') this.store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
+    if (run.status === 'queued') this.store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });
+    this.countStart(job.executor);
+    return { prepared, job };
+  }
+
+  /** Record (once per change) that the heads of waiting groups are held by max_parallel. */
+  private noteLimitBlockers(at: string): void {
+    for (const [groupId] of this.ready) {
+      const head = this.store.nextQueued(groupId, 1, this.clock.now())[0];
+      if (!head) continue;
+      const sig = `max_parallel:${this.config.maxParallel}`;
+      if (this.lastBlockerSig.get(head.id) === sig) continue;
+      this.lastBlockerSig.set(head.id, sig);
+      this.store.addBlockers(head.id, at, JSON.stringify([{ code: 'max_parallel', message: `${this.runningTotal} of ${this.config.maxParallel} parallel slots in use`, running: this.runningTotal, limit: this.config.maxParallel }]));
+    }
+  }
+
+  // ---- helpers shared with control.ts ----
+
+  countStart(executor: string): void { this.running.set(executor, (this.running.get(executor) ?? 0) + 1); this.runningTotal++; }
+  countEnd(executor: string): void {
+    this.running.set(executor, Math.max(0, (this.running.get(executor) ?? 0) - 1));
+    this.runningTotal = Math.max(0, this.runningTotal - 1);
+    for (const [g, priority] of this.parked) if (!this.ready.has(g)) this.ready.set(g, { priority, served: 0 });
+    this.parked.clear();
+  }
+
+  onQueued(groupId: string): void {
+    const g = this.store.getGroup(groupId);
+    if (!g || g.status === 'paused') return;
+    const cur = this.ready.get(groupId);
+    if (!cur) this.ready.set(groupId, { priority: g.priority, served: 0 });
+  }
+  dropReady(groupId: string): void { this.ready.delete(groupId); }
+  queueCancel(handle: Handle): void { this.cancels.push({ handle }); }
+
+  rollupCtx(at: string): RollupCtx {
+    return {
+      store: this.store, at,
+      onQueued: (g) => this.onQueued(g),
+      onRunEnded: (r) => this.runsEnded.push(r),
+      onGroupEnded: (g) => { this.canceledGroups.delete(g); this.ready.delete(g); },
+      groupCanceled: (g) => this.canceledGroups.has(g),
+    };
+  }
+
+  specOfRun(runId: string): PipelineSpec {
+    const run = this.store.getRun(runId);
+    if (!run) throw new DroverError('not_found', `no run ${runId}`);
+    return this.spec(run.pipeline, run.pipeline_version);
+  }
+
+  spec(name: string, version: number): PipelineSpec {
+    const key = `${name}@${version}`;
+    let s = this.specs.get(key);
+    if (!s) {
+      const row = this.store.pipelineGet(name, version);
+      if (!row) throw new DroverError('not_found', `pipeline ${key} is missing`);
+      s = validateSpec(JSON.parse(row.spec), { executors: [...this.executors.keys(), 'agent'] });
+      this.specs.set(key, s);
+    }
+    return s;
+  }
+
+  private timeoutOf(job: JobRow): number {
+    const spec = this.specOfRun(job.run_id);
+    return spec.stages[job.stage_idx]!.jobs[job.job_idx]!.timeout_ms ?? spec.timeout_ms ?? 0;
+  }
+  jobDir(job: JobRow): string { return join(this.store.getRun(job.run_id)!.dir, 'jobs', job.id); }
+  commandCount(job: JobRow): number { return this.specOfRun(job.run_id).stages[job.stage_idx]!.jobs[job.job_idx]!.commands.length; }
+
+  writeResult(runId: string): void {
+    try {
+      const run = this.store.getRun(runId) as RunRow;
+      const body = runResult(this, run);
+      const tmp = join(run.dir, '.result.json.tmp');
+      writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
+      renameSync(tmp, join(run.dir, 'result.json'));
+    } catch (err) {
+      this.log.warn('could not write result.json', { runId, err: String(err) });
+    }
+  }
+
+  rollUpRunNow(runId: string, at: string) { rollUpRun(this.rollupCtx(at), runId); }
+  rollUpGroupNow(groupId: string, at: string) { rollUpGroup(this.rollupCtx(at), groupId); }
+  rollUpStageNow(stageId: string, at: string) { rollUpStage(this.rollupCtx(at), stageId); }
+  noteRunsEnded(): string[] { return this.runsEnded; }
+  flushAfterCommit(): void { this.afterCommit(); }
+}

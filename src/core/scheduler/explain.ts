@@ -1,0 +1,42 @@
+// "Why is this job not running?" as values: every current blocker at once, plus the history of
+// blockers recorded over time. The API, CLI and web page render them.
+import type { Engine } from './engine.ts';
+import type { JobRow } from '../types.ts';
+
+export interface Blocker { code: string; message: string; [k: string]: unknown }
+
+export function explain(eng: Engine, job: JobRow): { blocked: boolean; status: string; reasons: Blocker[]; history: { at: string; reasons: Blocker[] }[] } {
+  const reasons = current(eng, job);
+  const history = eng.store.blockersOf(job.id).map((h) => ({ at: h.at, reasons: JSON.parse(h.reasons) as Blocker[] }));
+  return { blocked: reasons.length > 0, status: job.status, reasons, history };
+}
+
+function current(eng: Engine, job: JobRow): Blocker[] {
+  const { store } = eng;
+  const out: Blocker[] = [];
+  if (job.status === 'pending') {
+    const stages = store.stagesOfRun(job.run_id);
+    const mine = stages[job.stage_idx]!;
+    const needs = JSON.parse(mine.needs) as string[];
+    const waiting = stages.filter((s) => needs.includes(s.name) && s.status !== 'succeeded');
+    out.push({ code: 'waiting_for_stage', message: `waiting for stage ${waiting.map((s) => `'${s.name}' (${s.status})`).join(', ')}`, stages: waiting.map((s) => s.name) });
+    return out;
+  }
+  if (job.status !== 'queued') return out;
+  const group = store.getGroup(job.group_id);
+  if (group?.status === 'paused') out.push({ code: 'group_paused', message: `group ${group.id} is paused`, group: group.id });
+  if (job.backoff_until && job.backoff_until > Date.now()) {
+    out.push({ code: 'backoff_until', message: `retry backoff until ${new Date(job.backoff_until).toISOString()}`, until: new Date(job.backoff_until).toISOString() });
+  }
+  if (!eng.executors.has(job.executor)) out.push({ code: 'executor_unavailable', message: `executor '${job.executor}' is not loaded` });
+  if (eng.runningTotal >= eng.config.maxParallel) {
+    out.push({ code: 'max_parallel', message: `${eng.runningTotal} of ${eng.config.maxParallel} parallel slots in use`, running: eng.runningTotal, limit: eng.config.maxParallel });
+  }
+  const used = eng.running.get(job.executor) ?? 0;
+  const slots = eng.slots.get(job.executor) ?? 0;
+  if (eng.executors.has(job.executor) && used >= slots) {
+    out.push({ code: 'executor_slots_full', message: `executor '${job.executor}' has ${used} of ${slots} slots in use`, executor: job.executor, used, slots });
+  }
+  if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
+  return out;
+}

@@ -1,0 +1,76 @@
+// Turns a queued job into a PreparedJob: checks the run folder and workspace still exist and stay
+// under the root, renders commands (${{ }}), builds the env, and writes job.sh into the job folder.
+import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroverError, type FailureReason } from '../errors.ts';
+import { renderCommand, type PipelineSpec } from '../spec/index.ts';
+import { renderScript } from '../../runner/script.ts';
+import { isUnder } from '../workspace.ts';
+import type { PreparedJob } from '../ports.ts';
+import type { JobRow, RunRow, StageRow } from '../types.ts';
+
+export class PrepareFailure extends Error {
+  constructor(readonly reason: FailureReason, message: string) { super(message); }
+}
+
+export interface PrepareContext { workspaceRoot: string; extraEnv?: Record<string, string> }
+
+const envKey = (k: string) => k.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+
+export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages: StageRow[], inputs: Record<string, unknown>, ctx: PrepareContext): PreparedJob {
+  if (!existsSync(join(run.dir, 'run.json'))) {
+    throw new PrepareFailure('missing_run_folder', `the run folder ${run.dir} (or its run.json) is gone; was it deleted?`);
+  }
+  const js = spec.stages[job.stage_idx]!.jobs[job.job_idx]!;
+  let workdir: string;
+  const dir = join(run.dir, 'jobs', job.id);
+  if (run.workspace) {
+    if (!existsSync(run.workspace)) {
+      if (!spec.workspace?.create) throw new PrepareFailure('missing_workspace', `the workspace ${run.workspace} does not exist`);
+      mkdirSync(run.workspace, { recursive: true });
+    }
+    if (!isUnder(ctx.workspaceRoot, run.workspace)) {
+      throw new PrepareFailure('workspace_escape', `the workspace ${run.workspace} now resolves outside the workspace root ${ctx.workspaceRoot}`);
+    }
+    workdir = run.workspace;
+  } else {
+    workdir = dir;
+  }
+  const params = JSON.parse(run.params) as Record<string, unknown>;
+  const needs: Record<string, Record<string, unknown>> = {};
+  const stageSpec = spec.stages[job.stage_idx]!;
+  for (const s of stages) if (stageSpec.needs.includes(s.name)) needs[s.name] = s.outputs ? JSON.parse(s.outputs) : {};
+  let commands;
+  try {
+    commands = js.commands.map((c, k) => ({ run: renderCommand(c.run, { params, needs }, `stages[${job.stage_idx}].jobs[${job.job_idx}].commands[${k}]`), allow_failure: c.allow_failure }));
+  } catch (err) {
+    throw new PrepareFailure('interpolation_failed', err instanceof DroverError ? err.message : String(err));
+  }
+  const env: Record<string, string> = { ...spec.env, ...js.env };
+  for (const [k, v] of Object.entries(params)) env[`DROVER_PARAM_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(inputs)) env[`DROVER_INPUT_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
+  Object.assign(env, ctx.extraEnv ?? {}, {
+    DROVER_RUN_ID: run.id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt),
+    DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir,
+  });
+  makeJobDir(dir, job.attempt);
+  const script = join(dir, 'job.sh');
+  writeFileSync(script, renderScript({ jobId: job.id, attempt: job.attempt, dir, workdir, env, commands }), { mode: 0o700 });
+  return {
+    id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script, workdir, commandCount: commands.length,
+    resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null,
+  };
+}
+
+/** A fresh job folder; a retry moves the previous attempt's files to attempt-<n>/ first. */
+function makeJobDir(dir: string, attempt: number): void {
+  if (attempt > 1 && existsSync(join(dir, 'job.out'))) {
+    const keep = join(dir, `attempt-${attempt - 1}`);
+    mkdirSync(keep, { recursive: true });
+    for (const f of ['job.out', 'logs', 'meta', 'outputs.env', 'job.sh']) {
+      if (existsSync(join(dir, f))) renameSync(join(dir, f), join(keep, f));
+    }
+  }
+  mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, 'meta'), { recursive: true, mode: 0o700 });
+}

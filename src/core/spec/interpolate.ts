@@ -1,0 +1,96 @@
+// ${{ params.NAME }} / ${{ needs.STAGE.outputs.KEY }} interpolation: every value is inserted as ONE
+// shell-quoted word (shellQuote). Also the submit-time reference check over a whole spec.
+import { DroverError } from '../errors.ts';
+import { shellQuote } from '../../runner/quote.ts';
+import type { PipelineSpec } from './types.ts';
+
+export type Ref =
+  | { kind: 'param'; name: string; text: string; start: number; end: number }
+  | { kind: 'needs'; stage: string; key: string; text: string; start: number; end: number };
+
+const PARAM_RE = /^params\.([A-Za-z_][A-Za-z0-9_]*)$/;
+const NEEDS_RE = /^needs\.([A-Za-z0-9][A-Za-z0-9._-]*?)\.outputs\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
+
+/** All ${{ … }} references in a template, in order; throws invalid_spec on anything it does not understand. */
+export function scanRefs(template: string, path = 'command'): Ref[] {
+  const refs: Ref[] = [];
+  let pos = 0;
+  for (;;) {
+    const start = template.indexOf('${{', pos);
+    if (start < 0) return refs;
+    const close = template.indexOf('}}', start + 3);
+    if (close < 0) throw new DroverError('invalid_spec', `${path}: unclosed '\${{' (expected '}}')`, { path });
+    const end = close + 2;
+    const text = template.slice(start, end);
+    const inner = template.slice(start + 3, close).trim();
+    let m: RegExpExecArray | null;
+    if ((m = PARAM_RE.exec(inner))) refs.push({ kind: 'param', name: m[1]!, text, start, end });
+    else if ((m = NEEDS_RE.exec(inner))) refs.push({ kind: 'needs', stage: m[1]!, key: m[2]!, text, start, end });
+    else {
+      throw new DroverError('invalid_spec',
+        `${path}: unsupported expression '${text}' (use \${{ params.NAME }} or \${{ needs.STAGE.outputs.KEY }})`, { path });
+    }
+    pos = end;
+  }
+}
+
+/** Names of the params a template uses (unique, in order of first use). */
+export function referencedParams(template: string): string[] {
+  const names = scanRefs(template).flatMap((r) => (r.kind === 'param' ? [r.name] : []));
+  return [...new Set(names)];
+}
+
+export interface RenderContext {
+  params: Record<string, unknown>;
+  needs: Record<string, Record<string, unknown>>;
+}
+
+/** Replace every reference with shellQuote(value). Unknown params / stages / outputs -> invalid_spec. */
+export function renderCommand(template: string, ctx: RenderContext, path = 'command'): string {
+  let out = '';
+  let pos = 0;
+  for (const r of scanRefs(template, path)) {
+    let value: unknown;
+    if (r.kind === 'param') {
+      if (!Object.hasOwn(ctx.params, r.name) || ctx.params[r.name] === undefined) {
+        throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'`, { path, param: r.name });
+      }
+      value = ctx.params[r.name];
+    } else {
+      const outputs = Object.hasOwn(ctx.needs, r.stage) ? ctx.needs[r.stage] : undefined;
+      if (!outputs) throw new DroverError('invalid_spec', `${path}: unknown stage '${r.stage}' in ${r.text}`, { path, stage: r.stage });
+      if (!Object.hasOwn(outputs, r.key) || outputs[r.key] === undefined) {
+        throw new DroverError('invalid_spec', `${path}: stage '${r.stage}' has no output '${r.key}'`, { path, stage: r.stage, key: r.key });
+      }
+      value = outputs[r.key];
+    }
+    out += template.slice(pos, r.start) + shellQuote(value);
+    pos = r.end;
+  }
+  return out + template.slice(pos);
+}
+
+/** Check every command's references: syntax, needs.S only for direct needs, and (unless params is null) params. */
+export function checkRefs(spec: PipelineSpec, params: Record<string, unknown> | null): void {
+  spec.stages.forEach((stage, i) => {
+    stage.jobs.forEach((job, j) => {
+      job.commands.forEach((cmd, k) => {
+        const path = `stages[${i}].jobs[${j}].commands[${k}]`;
+        for (const r of scanRefs(cmd.run, path)) {
+          if (r.kind === 'param' && params && !Object.hasOwn(params, r.name)) {
+            throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'`, { path, param: r.name });
+          }
+          if (r.kind === 'needs' && !stage.needs.includes(r.stage)) {
+            throw new DroverError('invalid_spec',
+              `${path}: ${r.text} refers to stage '${r.stage}', which is not in stages[${i}].needs`, { path, stage: r.stage });
+          }
+        }
+      });
+    });
+  });
+}
+
+/** Submit-time check; params = spec.params merged with matrix keys and run overrides. */
+export function checkReferences(spec: PipelineSpec, params: Record<string, unknown>): void {
+  checkRefs(spec, params);
+}

@@ -1,0 +1,64 @@
+// The API's view of rows: runs with stages → jobs → commands, jobs with attempts, groups with counts.
+// The server, the CLI's JSON and result.json all show these shapes.
+import { join } from 'node:path';
+import { fileSize } from '../runner/meta.ts';
+import type { Store } from './ports.ts';
+import type { GroupRow, JobRow, RunRow, StageRow } from './types.ts';
+import type { PipelineSpec } from './spec/index.ts';
+
+export interface ViewSource { store: Store; specOfRun(runId: string): PipelineSpec }
+const parse = (s: string | null) => (s ? JSON.parse(s) : null);
+
+export function groupView(store: Store, g: GroupRow) {
+  const c = store.groupRunCounts(g.id);
+  return {
+    id: g.id, pipeline: g.pipeline, status: g.status, priority: g.priority, sweep: !!g.is_sweep, total: g.total,
+    trigger: parse(g.trigger), created_at: g.created_at, ended_at: g.ended_at,
+    counts: { queued: c.queued ?? 0, running: c.running ?? 0, succeeded: c.succeeded ?? 0, failed: c.failed ?? 0, canceled: c.canceled ?? 0 },
+  };
+}
+
+export function runSummary(r: RunRow) {
+  return {
+    id: r.id, pipeline: r.pipeline, pipeline_version: r.pipeline_version, group_id: r.group_id, status: r.status,
+    reason: r.reason, message: r.message, priority: r.priority, params: parse(r.params), trigger: parse(r.trigger),
+    created_at: r.created_at, started_at: r.started_at, ended_at: r.ended_at, dir: r.dir,
+  };
+}
+
+export function runView(src: ViewSource, r: RunRow) {
+  const spec = src.specOfRun(r.id);
+  const jobs = src.store.jobsOfRun(r.id);
+  return {
+    ...runSummary(r),
+    stages: src.store.stagesOfRun(r.id).map((s) => ({
+      ...stageView(s),
+      jobs: jobs.filter((j) => j.stage_id === s.id).map((j) => jobView(src, j, spec, r)),
+    })),
+  };
+}
+
+export function stageView(s: StageRow) {
+  return { id: s.id, name: s.name, status: s.status, needs: parse(s.needs), merge: s.merge, outputs: parse(s.outputs) ?? {}, reason: s.reason, message: s.message, started_at: s.started_at, ended_at: s.ended_at };
+}
+
+export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_id), run?: RunRow) {
+  const js = spec.stages[j.stage_idx]!.jobs[j.job_idx]!;
+  const rows = src.store.commandsOf(j.id, j.attempt);
+  const dir = join((run ?? src.store.getRun(j.run_id)!).dir, 'jobs', j.id);
+  return {
+    id: j.id, run_id: j.run_id, group_id: j.group_id, stage: spec.stages[j.stage_idx]!.name, name: j.name, executor: j.executor,
+    status: j.status, attempt: j.attempt, reason: j.reason, message: j.message, exit_code: j.exit_code,
+    created_at: j.created_at, queued_at: j.queued_at, started_at: j.started_at, ended_at: j.ended_at,
+    outputs: parse(j.outputs) ?? {}, dir,
+    commands: js.commands.map((c, index) => {
+      const row = rows.find((x) => x.idx === index);
+      const live = j.status === 'running' || !row;
+      return {
+        index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? null,
+        started_at: row?.started_at ?? null, ended_at: row?.ended_at ?? null,
+        log_size: live ? fileSize(join(dir, 'logs', `${index}.log`)) : row!.log_size,
+      };
+    }),
+  };
+}

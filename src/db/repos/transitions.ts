@@ -1,0 +1,55 @@
+// Guarded status writers: UPDATE … WHERE id=? AND status=? [AND attempt=?]. A lost race changes
+// nothing and returns false; an illegal transition is refused before any SQL runs.
+import type { Database } from 'bun:sqlite';
+import { jobMachine, stageMachine, runMachine, groupMachine } from '../../core/states/index.ts';
+
+type Machine = { entity: string; canTransition(from: string, to: string): boolean };
+const COLUMNS: Record<string, readonly string[]> = {
+  jobs: ['reason', 'message', 'exit_code', 'queued_at', 'started_at', 'ended_at', 'deadline_at', 'backoff_until', 'stop_reason', 'handle', 'outputs', 'attempt', 'failures', 'lost', 'lease_token', 'lease_expires_at'],
+  stages: ['reason', 'message', 'outputs', 'started_at', 'ended_at'],
+  runs: ['reason', 'message', 'started_at', 'ended_at'],
+  groups: ['ended_at'],
+};
+
+export class IllegalTransition extends Error {
+  constructor(readonly entity: string, readonly id: string, readonly from: string, readonly to: string) {
+    super(`${entity} ${id}: illegal transition ${from} → ${to}`);
+  }
+}
+
+export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void) {
+  const cache = new Map<string, ReturnType<Database['prepare']>>();
+  const insEvent = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at) VALUES ($kind, $id, $run_id, $status, $at)`);
+  const machines: Record<string, Machine> = { jobs: jobMachine, stages: stageMachine, runs: runMachine, groups: groupMachine };
+  const kinds: Record<string, string> = { jobs: 'job', stages: 'stage', runs: 'run', groups: 'group' };
+
+  function stmt(table: string, keys: string[], withAttempt: boolean) {
+    const sig = `${table}|${keys.join(',')}|${withAttempt}`;
+    let s = cache.get(sig);
+    if (!s) {
+      const sets = ['status = $to', ...keys.map((k) => `${k} = $${k}`)].join(', ');
+      s = db.prepare(`UPDATE ${table} SET ${sets} WHERE id = $id AND status = $from${withAttempt ? ' AND attempt = $cur_attempt' : ''}`);
+      cache.set(sig, s);
+    }
+    return s;
+  }
+
+  return function transition(
+    table: 'jobs' | 'stages' | 'runs' | 'groups', id: string, from: string, to: string,
+    patch: Record<string, unknown> = {}, opts: { attempt?: number; runId?: string | null; at: string },
+  ): boolean {
+    if (!machines[table]!.canTransition(from, to)) {
+      onIllegal(new IllegalTransition(machines[table]!.entity, id, from, to));
+      return false;
+    }
+    const allowed = COLUMNS[table]!;
+    const keys = Object.keys(patch).filter((k) => allowed.includes(k)).sort();
+    const params: Record<string, unknown> = { id, from, to };
+    for (const k of keys) params[k] = patch[k] ?? null;
+    if (opts.attempt !== undefined) params.cur_attempt = opts.attempt;
+    const res = stmt(table, keys, opts.attempt !== undefined).run(params as never);
+    if (res.changes !== 1) return false;
+    insEvent.run({ kind: kinds[table]!, id, run_id: opts.runId ?? null, status: to, at: opts.at });
+    return true;
+  };
+}

@@ -1,0 +1,170 @@
+// SqliteStore: the one implementation of core's Store port. Every query is a prepared statement;
+// writers that change a status go through transitionWriter (conditional, evented).
+import type { Database } from 'bun:sqlite';
+import type { Store, ListFilter, Page } from '../core/ports.ts';
+import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
+import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
+import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
+
+export class SqliteStore implements Store {
+  private q: Record<string, ReturnType<Database['prepare']>> = {};
+  private writeSubmission: (s: NewSubmission) => void;
+  readonly transition: ReturnType<typeof transitionWriter>;
+
+  constructor(readonly db: Database, onIllegal: (e: IllegalTransition) => void) {
+    this.writeSubmission = submissionWriter(db);
+    this.transition = transitionWriter(db, onIllegal);
+  }
+
+  private p(sql: string) {
+    return (this.q[sql] ??= this.db.prepare(sql));
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // pipelines
+  pipelineLatest(name: string) {
+    return this.p('SELECT name, version, spec, spec_hash, created_at FROM pipelines WHERE name = ? ORDER BY version DESC LIMIT 1').get(name) as PipelineRow | null;
+  }
+  pipelineGet(name: string, version: number) {
+    return this.p('SELECT name, version, spec, spec_hash, created_at FROM pipelines WHERE name = ? AND version = ?').get(name, version) as PipelineRow | null;
+  }
+  pipelineVersions(name: string) {
+    return this.p('SELECT name, version, spec_hash, created_at FROM pipelines WHERE name = ? ORDER BY version DESC').all(name) as Omit<PipelineRow, 'spec'>[];
+  }
+  pipelineInsert(row: PipelineRow) {
+    this.p('INSERT INTO pipelines (name, version, spec, spec_hash, created_at) VALUES ($name, $version, $spec, $spec_hash, $created_at)').run(row as never);
+  }
+  pipelinesList() {
+    return this.p('SELECT name, max(version) AS version, max(created_at) AS updated_at FROM pipelines GROUP BY name ORDER BY name').all() as { name: string; version: number; updated_at: string }[];
+  }
+
+  insertSubmission(s: NewSubmission) { this.writeSubmission(s); }
+
+  // single rows
+  getGroup(id: string) { return this.p('SELECT * FROM groups WHERE id = ?').get(id) as GroupRow | null; }
+  getRun(id: string) { return this.p('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | null; }
+  getStage(id: string) { return this.p('SELECT * FROM stages WHERE id = ?').get(id) as StageRow | null; }
+  getJob(id: string) { return this.p('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | null; }
+
+  // lists (newest first, cursor = seq of the last item seen)
+  listRuns(f: ListFilter): Page<RunRow> {
+    return this.page('runs', f, ['status', 'pipeline', 'group_id']);
+  }
+  listGroups(f: ListFilter): Page<GroupRow> {
+    return this.page('groups', f, ['status', 'pipeline']);
+  }
+  listJobs(f: ListFilter): Page<JobRow> {
+    return this.page('jobs', f, ['status', 'run_id', 'group_id']);
+  }
+  private page<T extends { seq: number }>(table: string, f: ListFilter, cols: string[]): Page<T> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    for (const c of cols) {
+      const v = f[c];
+      if (v !== undefined && v !== null && v !== '') { where.push(`${c} = ?`); args.push(v); }
+    }
+    if (f.cursor) { where.push('seq < ?'); args.push(f.cursor); }
+    const limit = f.limit;
+    const sql = `SELECT * FROM ${table}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ${limit + 1}`;
+    const rows = this.p(sql).all(...args) as T[];
+    const more = rows.length > limit;
+    const items = more ? rows.slice(0, limit) : rows;
+    return { items, next_cursor: more ? items[items.length - 1]!.seq : null };
+  }
+
+  stagesOfRun(runId: string) { return this.p('SELECT * FROM stages WHERE run_id = ? ORDER BY idx').all(runId) as StageRow[]; }
+  jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
+  jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
+  runsOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq').all(groupId) as RunRow[]; }
+  jobsOfGroupWithStatus(groupId: string, status: string) {
+    return this.p('SELECT * FROM jobs WHERE group_id = ? AND status = ? ORDER BY seq').all(groupId, status) as JobRow[];
+  }
+  jobsOfRunWithStatus(runId: string, status: string) {
+    return this.p('SELECT * FROM jobs WHERE run_id = ? AND status = ? ORDER BY seq').all(runId, status) as JobRow[];
+  }
+
+  stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
+  runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
+  groupRunCounts(groupId: string) { return this.counts('SELECT status, count(*) AS n FROM runs WHERE group_id = ? GROUP BY status', groupId); }
+  private counts(sql: string, id: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.p(sql).all(id) as { status: string; n: number }[]) out[r.status] = r.n;
+    return out;
+  }
+
+  // scheduling
+  nextQueued(groupId: string, limit: number, nowMs: number) {
+    return this.p(`SELECT * FROM jobs WHERE status = 'queued' AND group_id = ? AND (backoff_until IS NULL OR backoff_until <= ?) ORDER BY priority DESC, seq LIMIT ?`).all(groupId, nowMs, limit) as JobRow[];
+  }
+  queuedGroups() {
+    return this.p(`SELECT j.group_id AS id, max(j.priority) AS priority, g.status AS status FROM jobs j JOIN groups g ON g.id = j.group_id WHERE j.status = 'queued' GROUP BY j.group_id`).all() as { id: string; priority: number; status: string }[];
+  }
+  jobsWithStatus(status: string) { return this.p('SELECT * FROM jobs WHERE status = ? ORDER BY seq').all(status) as JobRow[]; }
+  jobCountsByGroup() {
+    return this.p(`SELECT group_id, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY group_id, status`).all() as { group_id: string; status: string; n: number }[];
+  }
+  activeGroups() { return this.p(`SELECT * FROM groups WHERE status IN ('running', 'paused') ORDER BY seq`).all() as GroupRow[]; }
+  earliestBackoff(nowMs: number) {
+    return (this.p(`SELECT min(backoff_until) AS t FROM jobs WHERE status = 'queued' AND backoff_until > ?`).get(nowMs) as { t: number | null }).t;
+  }
+  setJobFields(id: string, attempt: number, patch: { handle?: string | null; stop_reason?: string | null }) {
+    if ('handle' in patch) this.p('UPDATE jobs SET handle = ? WHERE id = ? AND attempt = ?').run(patch.handle ?? null, id, attempt);
+    if ('stop_reason' in patch) this.p('UPDATE jobs SET stop_reason = ? WHERE id = ? AND attempt = ?').run(patch.stop_reason ?? null, id, attempt);
+  }
+  setStageOutputs(id: string, outputs: string) { this.p('UPDATE stages SET outputs = ? WHERE id = ?').run(outputs, id); }
+
+  // attempts and commands
+  insertAttempt(a: AttemptRow) {
+    this.p('INSERT OR REPLACE INTO attempts (job_id, attempt, status, reason, message, exit_code, started_at, ended_at) VALUES ($job_id, $attempt, $status, $reason, $message, $exit_code, $started_at, $ended_at)').run(a as never);
+  }
+  finishAttempt(a: Pick<AttemptRow, 'job_id' | 'attempt' | 'status' | 'reason' | 'message' | 'exit_code' | 'ended_at'>) {
+    this.p('UPDATE attempts SET status = $status, reason = $reason, message = $message, exit_code = $exit_code, ended_at = $ended_at WHERE job_id = $job_id AND attempt = $attempt').run(a as never);
+  }
+  attemptsOf(jobId: string) { return this.p('SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt').all(jobId) as AttemptRow[]; }
+  insertCommand(c: CommandRow) {
+    this.p('INSERT OR REPLACE INTO commands (job_id, attempt, idx, exit_code, started_at, ended_at, log_size) VALUES ($job_id, $attempt, $idx, $exit_code, $started_at, $ended_at, $log_size)').run(c as never);
+  }
+  commandsOf(jobId: string, attempt: number) {
+    return this.p('SELECT * FROM commands WHERE job_id = ? AND attempt = ? ORDER BY idx').all(jobId, attempt) as CommandRow[];
+  }
+
+  // status events and blocker history
+  eventsSince(seq: number, limit: number) {
+    return (this.p('SELECT seq, kind, entity_id AS id, run_id, status, at FROM status_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as StatusEvent[]);
+  }
+  lastEventSeq() { return (this.p('SELECT max(seq) AS s FROM status_events').get() as { s: number | null }).s ?? 0; }
+  addBlockers(jobId: string, at: string, reasons: string) {
+    this.p('INSERT INTO job_blockers (job_id, at, reasons) VALUES (?, ?, ?)').run(jobId, at, reasons);
+  }
+  addBlockersForGroupQueued(groupId: string, at: string, reasons: string) {
+    this.p(`INSERT INTO job_blockers (job_id, at, reasons) SELECT id, ?, ? FROM jobs WHERE group_id = ? AND status IN ('queued', 'pending')`).run(at, reasons, groupId);
+  }
+  blockersOf(jobId: string) { return this.p('SELECT at, reasons FROM job_blockers WHERE job_id = ? ORDER BY id').all(jobId) as { at: string; reasons: string }[]; }
+
+  // tokens
+  insertToken(t: TokenRow) {
+    this.p('INSERT INTO tokens (id, name, role, hash, created_at) VALUES ($id, $name, $role, $hash, $created_at)').run({ id: t.id, name: t.name, role: t.role, hash: t.hash, created_at: t.created_at });
+  }
+  tokenByHash(hash: string) { return this.p('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | null; }
+  listTokens() { return this.p('SELECT id, name, role, created_at, last_used_at FROM tokens ORDER BY created_at').all() as Omit<TokenRow, 'hash'>[]; }
+  deleteToken(id: string) { return this.p('DELETE FROM tokens WHERE id = ?').run(id).changes === 1; }
+  countTokens() { return (this.p('SELECT count(*) AS n FROM tokens').get() as { n: number }).n; }
+
+  // idempotency keys
+  idemGet(key: string) { return this.p('SELECT * FROM idempotency WHERE key = ?').get(key) as { key: string; body_hash: string; response: string; created_at: number } | null; }
+  idemPut(key: string, bodyHash: string, response: string, nowMs: number) {
+    this.p('INSERT INTO idempotency (key, body_hash, response, created_at) VALUES (?, ?, ?, ?)').run(key, bodyHash, response, nowMs);
+  }
+  idemPurge(beforeMs: number) { this.p('DELETE FROM idempotency WHERE created_at < ?').run(beforeMs); }
+
+  // daemon heartbeat
+  daemonGet() { return this.p('SELECT * FROM daemon WHERE id = 1').get() as DaemonRow | null; }
+  daemonClaim(d: Omit<DaemonRow, 'id'>) {
+    this.p('INSERT OR REPLACE INTO daemon (id, pid, host, started_at, heartbeat_at, version) VALUES (1, $pid, $host, $started_at, $heartbeat_at, $version)').run(d as never);
+  }
+  daemonBeat(pid: number, at: string) { return this.p('UPDATE daemon SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(at, pid).changes === 1; }
+}
+

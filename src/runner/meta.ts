@@ -1,0 +1,53 @@
+// Reads what job.sh left behind: per-command meta files, log sizes, outputs.env and the
+// `__DROVER_RC=` / `__DROVER_PID=` marker lines in job.out. Missing files mean "did not run".
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobResult, CommandResult } from '../core/ports.ts';
+
+const epochToIso = (v: unknown): string | null => (typeof v === 'number' && Number.isFinite(v) ? new Date(Math.round(v * 1000)).toISOString() : null);
+
+function readText(path: string): string | null {
+  try { return readFileSync(path, 'utf8'); } catch { return null; }
+}
+
+export function fileSize(path: string): number {
+  try { return statSync(path).size; } catch { return 0; }
+}
+
+export function readMarkers(dir: string): { rc: number | null; pid: number | null } {
+  const out = readText(join(dir, 'job.out')) ?? '';
+  const rc = /__DROVER_RC=(\d+)/.exec(out);
+  const pid = /__DROVER_PID=(\d+)/.exec(out);
+  return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null };
+}
+
+export function readCommandResult(dir: string, i: number): CommandResult {
+  const log_size = fileSize(join(dir, 'logs', `${i}.log`));
+  const text = readText(join(dir, 'meta', `${i}.json`));
+  if (!text) return { exit_code: null, started_at: null, ended_at: null, log_size };
+  try {
+    const m = JSON.parse(text) as { exit_code?: number; started_at?: number; ended_at?: number };
+    return { exit_code: typeof m.exit_code === 'number' ? m.exit_code : null, started_at: epochToIso(m.started_at), ended_at: epochToIso(m.ended_at), log_size };
+  } catch {
+    return { exit_code: null, started_at: null, ended_at: null, log_size };
+  }
+}
+
+/** key=value lines; later lines win. Lines without '=' are ignored. */
+export function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq).trim();
+    if (/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) out[key] = line.slice(eq + 1).replace(/\r$/, '');
+  }
+  return out;
+}
+
+export function readJobResult(dir: string, commandCount: number): JobResult {
+  const commands: CommandResult[] = [];
+  for (let i = 0; i < commandCount; i++) commands.push(readCommandResult(dir, i));
+  const outputsText = readText(join(dir, 'outputs.env'));
+  return { rc: readMarkers(dir).rc, commands, outputs: outputsText ? parseOutputs(outputsText) : {} };
+}

@@ -1,0 +1,44 @@
+// Generates job.sh, the one runner script every executor uses. For each command it appends the
+// command's output to logs/<n>.log (0600), writes meta/<n>.json {exit_code, started_at, ended_at},
+// honors allow_failure, and ends by printing `__DROVER_RC=<n>` on its own stdout (job.out).
+// Every value that reaches the script goes through shellQuote; commands run via `eval` of one
+// quoted word inside a subshell, so a syntax error in one command cannot break the runner.
+import { shellQuote } from './quote.ts';
+
+export interface ScriptInput {
+  jobId: string; attempt: number; dir: string; workdir: string;
+  env: Record<string, string>;
+  commands: { run: string; allow_failure: boolean }[];
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function renderScript(s: ScriptInput): string {
+  const lines = [
+    '#!/bin/bash',
+    `# drover job runner (generated) — job ${s.jobId} attempt ${s.attempt}`,
+    '__drover_umask=$(umask); umask 077',
+    `__D=${shellQuote(s.dir)}`,
+    'echo "__DROVER_PID=$$"',
+    `cd ${shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/logs/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
+  ];
+  for (const [k, v] of Object.entries(s.env)) {
+    if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
+    lines.push(`export ${k}=${shellQuote(v)}`);
+  }
+  lines.push(
+    '__drover_cmd() {',
+    '  local s=${EPOCHREALTIME/,/.}',
+    '  ( umask "$__drover_umask"; eval "$2" ) >>"$__D/logs/$1.log" 2>&1 </dev/null',
+    '  local c=$?',
+    '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$s" "${EPOCHREALTIME/,/.}" >"$__D/meta/$1.json"',
+    '  return $c',
+    '}',
+  );
+  s.commands.forEach((c, i) => {
+    const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
+    lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
+  });
+  lines.push('echo "__DROVER_RC=0"', 'exit 0', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,47 @@
+// The Hono app: /healthz (open), /metrics and /api/v1/* (bearer token, role checks), one onError.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { randomBytes } from 'node:crypto';
+import { DroverError } from '../core/errors.ts';
+import { auth, byMethod, need } from './middleware/auth.ts';
+import { onError, errorBody } from './errors.ts';
+import { runsRoutes } from './routes/runs.ts';
+import { jobsRoutes } from './routes/jobs.ts';
+import { groupsRoutes } from './routes/groups.ts';
+import { pipelinesRoutes } from './routes/pipelines.ts';
+import { tokensRoutes } from './routes/tokens.ts';
+import { queueRoutes, eventsRoutes } from './routes/queue.ts';
+import { renderMetrics } from './metrics.ts';
+import type { ServerDeps } from './deps.ts';
+
+export function createApp(d: ServerDeps) {
+  const app = new Hono();
+  app.onError(onError(d.log));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.use('*', async (c, next) => {
+    c.set('requestId' as never, (c.req.header('x-request-id') ?? randomBytes(6).toString('hex')) as never);
+    await next();
+  });
+  app.use('*', bodyLimit({
+    maxSize: d.maxBody,
+    onError: () => { throw new DroverError('payload_too_large', `request body is larger than the limit of ${d.maxBody} bytes (--max-body)`, { limit: d.maxBody }); },
+  }));
+  app.get('/healthz', (c) => c.json({ ok: true, version: d.version }));
+  const store = d.engine.store;
+  app.get('/metrics', auth({ store }), (c) => c.text(renderMetrics(d), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  const api = new Hono();
+  api.use('*', auth({ store }));
+  api.use('/tokens/*', need('admin'));
+  api.use('/tokens', need('admin'));
+  api.use('*', byMethod());
+  api.route('/runs', runsRoutes(d));
+  api.route('/jobs', jobsRoutes(d));
+  api.route('/groups', groupsRoutes(d));
+  api.route('/pipelines', pipelinesRoutes(d));
+  api.route('/tokens', tokensRoutes(d));
+  api.route('/queue', queueRoutes(d));
+  api.route('/events', eventsRoutes(d));
+  app.route('/api/v1', api);
+  return app;
+}

@@ -1,0 +1,20 @@
+// What every route gets: the engine (and through it the store), the logger, daemon facts.
+import type { Engine } from '../core/scheduler/engine.ts';
+import type { Logger } from '../core/ports.ts';
+
+export interface ServerDeps {
+  engine: Engine;
+  log: Logger;
+  version: string;
+  daemon: { pid: number; started_at: string; heartbeatAt(): string };
+  maxBody: number;
+}
+
+export function limitOf(q: string | undefined, dflt = 50, max = 1000): number {
+  const n = Number(q ?? dflt);
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), max) : dflt;
+}
+export function cursorOf(q: string | undefined): number | null {
+  const n = Number(q);
+  return q && Number.isFinite(n) ? n : null;
+}

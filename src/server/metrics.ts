@@ -1,0 +1,20 @@
+// Prometheus text format: jobs by status, running per executor, limits, daemon facts.
+import type { ServerDeps } from './deps.ts';
+import { queueSnapshot } from './routes/queue.ts';
+
+export function renderMetrics(d: ServerDeps): string {
+  const q = queueSnapshot(d);
+  const lines = [
+    '# HELP drover_up 1 while the server runs', '# TYPE drover_up gauge', 'drover_up 1',
+    '# HELP drover_max_parallel global parallel limit', '# TYPE drover_max_parallel gauge', `drover_max_parallel ${q.max_parallel}`,
+    '# HELP drover_jobs_running jobs running now', '# TYPE drover_jobs_running gauge', `drover_jobs_running ${q.running}`,
+    '# HELP drover_jobs_queued jobs waiting for a slot', '# TYPE drover_jobs_queued gauge', `drover_jobs_queued ${q.queued}`,
+    '# HELP drover_executor_slots slots per executor', '# TYPE drover_executor_slots gauge',
+    ...Object.entries(q.executors).map(([n, e]) => `drover_executor_slots{executor="${n}"} ${e.slots}`),
+    '# HELP drover_executor_used slots in use per executor', '# TYPE drover_executor_used gauge',
+    ...Object.entries(q.executors).map(([n, e]) => `drover_executor_used{executor="${n}"} ${e.used}`),
+    '# HELP drover_storage_ok 0 while writes fail (disk full or read-only)', '# TYPE drover_storage_ok gauge', `drover_storage_ok ${q.storage.ok ? 1 : 0}`,
+    '# HELP drover_process_resident_bytes server RSS', '# TYPE drover_process_resident_bytes gauge', `drover_process_resident_bytes ${process.memoryUsage.rss()}`,
+  ];
+  return lines.join('\n') + '\n';
+}

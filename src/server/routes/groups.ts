@@ -1,0 +1,23 @@
+// /api/v1/groups: list, show with counts, pause, resume, cancel.
+import { Hono } from 'hono';
+import { DroverError } from '../../core/errors.ts';
+import { pauseGroup, resumeGroup, cancelGroup } from '../../core/scheduler/control.ts';
+import { groupView } from '../../core/views.ts';
+import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+
+export function groupsRoutes(d: ServerDeps) {
+  const eng = d.engine;
+  const id = (raw: string) => {
+    if (!eng.store.getGroup(raw)) throw new DroverError('not_found', `no group ${raw}`);
+    return raw;
+  };
+  return new Hono()
+    .get('/', (c) => {
+      const page = eng.store.listGroups({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline') });
+      return c.json({ items: page.items.map((g) => groupView(eng.store, g)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
+    })
+    .get('/:id', (c) => c.json(groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!)))
+    .post('/:id/pause', (c) => c.json(pauseGroup(eng, id(c.req.param('id')))))
+    .post('/:id/resume', (c) => c.json(resumeGroup(eng, id(c.req.param('id')))))
+    .post('/:id/cancel', (c) => c.json(cancelGroup(eng, id(c.req.param('id')))));
+}

@@ -1,0 +1,35 @@
+// /api/v1/queue (what runs and waits, per executor and group, and the daemon's heartbeat) and
+// /api/v1/events?since=SEQ (status changes, the same objects the WebSocket sends).
+import { Hono } from 'hono';
+import { limitOf, type ServerDeps } from '../deps.ts';
+
+export function queueSnapshot(d: ServerDeps) {
+  const eng = d.engine;
+  const groups = new Map<string, { id: string; status: string; running: number; queued: number }>();
+  let queued = 0;
+  for (const row of eng.store.jobCountsByGroup()) {
+    const g = groups.get(row.group_id) ?? { id: row.group_id, status: eng.store.getGroup(row.group_id)?.status ?? 'running', running: 0, queued: 0 };
+    if (row.status === 'running') g.running += row.n; else { g.queued += row.n; queued += row.n; }
+    groups.set(row.group_id, g);
+  }
+  const executors: Record<string, { slots: number; used: number }> = {};
+  for (const name of eng.executors.keys()) executors[name] = { slots: eng.slots.get(name) ?? 0, used: eng.running.get(name) ?? 0 };
+  return {
+    max_parallel: eng.config.maxParallel, running: eng.runningTotal, queued, executors, groups: [...groups.values()],
+    daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
+    storage: eng.storageError ? { ok: false, error: eng.storageError } : { ok: true },
+  };
+}
+
+export function queueRoutes(d: ServerDeps) {
+  return new Hono().get('/', (c) => c.json(queueSnapshot(d)));
+}
+
+export function eventsRoutes(d: ServerDeps) {
+  return new Hono().get('/', (c) => {
+    const since = Number(c.req.query('since') ?? 0) || 0;
+    const limit = limitOf(c.req.query('limit'), 500, 5000);
+    const items = d.engine.store.eventsSince(since, limit).map((e) => ({ type: 'status', ...e }));
+    return c.json({ items, next_cursor: items.length === limit ? String(items[items.length - 1]!.seq) : null });
+  });
+}

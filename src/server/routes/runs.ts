@@ -1,0 +1,50 @@
+// /api/v1/runs: submit (dry-run, Idempotency-Key), list, show, cancel, retry, graph.
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import { createHash } from 'node:crypto';
+import { DroverError } from '../../core/errors.ts';
+import { submit, cancelRun, retryRun } from '../../core/scheduler/control.ts';
+import { runSummary, runView } from '../../core/views.ts';
+import { renderGraph } from '../graph.ts';
+import { readBody, check } from '../body.ts';
+import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+
+const SubmitBody = v.strictObject({
+  spec: v.optional(v.unknown()),
+  pipeline: v.optional(v.string()),
+  params: v.optional(v.record(v.string(), v.unknown())),
+  priority: v.optional(v.pipe(v.number(), v.integer())),
+});
+
+export function runsRoutes(d: ServerDeps) {
+  const eng = d.engine;
+  const get = (id: string) => {
+    const r = eng.store.getRun(id);
+    if (!r) throw new DroverError('not_found', `no run ${id}`);
+    return r;
+  };
+  return new Hono()
+    .post('/', async (c) => {
+      const raw = await readBody(c);
+      const body = check(SubmitBody, raw);
+      const key = c.req.header('idempotency-key') ?? undefined;
+      const bodyHash = createHash('sha256').update(JSON.stringify(raw)).digest('hex');
+      const dryRun = c.req.query('dry_run') === 'true' || c.req.query('dry_run') === '1';
+      const out = submit(eng, { ...body, trigger: body.spec === undefined ? { kind: 'api' } : undefined }, { dryRun, idempotencyKey: key, bodyHash });
+      return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
+    })
+    .get('/', (c) => {
+      const page = eng.store.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
+      return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
+    })
+    .get('/:id', (c) => c.json(runView(eng, get(c.req.param('id')))))
+    .post('/:id/cancel', (c) => { get(c.req.param('id')); return c.json(cancelRun(eng, c.req.param('id'))); })
+    .post('/:id/retry', (c) => { get(c.req.param('id')); return c.json(retryRun(eng, c.req.param('id')) as object, 201); })
+    .get('/:id/graph', (c) => {
+      const run = get(c.req.param('id'));
+      const format = c.req.query('format') ?? 'json';
+      if (!['json', 'dot', 'mermaid'].includes(format)) throw new DroverError('invalid_request', `format: must be json, dot or mermaid (got '${format}')`, { path: 'format' });
+      const g = renderGraph(eng.store.stagesOfRun(run.id), eng.store.jobsOfRun(run.id), format as 'json');
+      return typeof g === 'string' ? c.text(g) : c.json(g);
+    });
+}
