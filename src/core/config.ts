@@ -13,6 +13,8 @@ export interface EngineConfig {
   tickIntervalMs: number;
   maxSweep: number;
   idempotencyTtlMs: number;
+  /** how long a tick waits for more completions so they share one commit */
+  batchWindowMs: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -20,4 +22,5 @@ export const ENGINE_DEFAULTS = {
   tickIntervalMs: 1 * SECOND,
   maxSweep: 10_000,
   idempotencyTtlMs: 1 * DAY,
+  batchWindowMs: 0,
 } as const;

@@ -31,6 +31,7 @@ export interface Store {
   runsOfGroup(groupId: string): RunRow[];
   jobsOfGroupWithStatus(groupId: string, status: string): JobRow[];
   jobsOfRunWithStatus(runId: string, status: string): JobRow[];
+  stageHasActiveJobs(stageId: string): boolean;
   stageJobCounts(stageId: string): Record<string, number>;
   runStageCounts(runId: string): Record<string, number>;
   groupRunCounts(groupId: string): Record<string, number>;

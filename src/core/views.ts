@@ -53,11 +53,11 @@ export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_i
     outputs: parse(j.outputs) ?? {}, dir,
     commands: js.commands.map((c, index) => {
       const row = rows.find((x) => x.idx === index);
-      const live = j.status === 'running' || !row;
+      const live = j.status === 'running';
       return {
         index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? null,
         started_at: row?.started_at ?? null, ended_at: row?.ended_at ?? null,
-        log_size: live ? fileSize(join(dir, 'logs', `${index}.log`)) : row!.log_size,
+        log_size: live ? fileSize(join(dir, 'logs', `${index}.log`)) : row?.log_size ?? 0,
       };
     }),
   };

@@ -86,6 +86,9 @@ export class SqliteStore implements Store {
     return this.p('SELECT * FROM jobs WHERE run_id = ? AND status = ? ORDER BY seq').all(runId, status) as JobRow[];
   }
 
+  stageHasActiveJobs(stageId: string) {
+    return !!this.p(`SELECT 1 FROM jobs WHERE stage_id = ? AND status IN ('pending', 'queued', 'running') LIMIT 1`).get(stageId);
+  }
   stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
   runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
   groupRunCounts(groupId: string) { return this.counts('SELECT status, count(*) AS n FROM runs WHERE group_id = ? GROUP BY status', groupId); }

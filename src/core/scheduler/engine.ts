@@ -98,11 +98,21 @@ export class Engine {
     }
   }
 
+  /** Coalesce wake-ups into one tick; a short window lets completions that land together share one commit (fsync). */
   wake(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => { this.scheduled = false; this.tick(); });
+    const run = () => { this.scheduled = false; this.tick(); };
+    if (this.config.batchWindowMs > 0 && this.observations.length > 0) setTimeout(run, this.config.batchWindowMs);
+    else setImmediate(run);
   }
+
+  private periodicDue(now: number): boolean {
+    if (now - this.lastPeriodic < this.config.tickIntervalMs / 4) return false;
+    this.lastPeriodic = now;
+    return true;
+  }
+  private lastPeriodic = 0;
 
   // ---- the tick ----
 
@@ -116,8 +126,9 @@ export class Engine {
       starts = this.store.tx(() => {
         for (const o of obs) this.applyObservation(o, at, now);
         for (const h of handles) this.recordHandle(h);
-        this.enforceDeadlines(now);
-        return this.startWithinLimits(at, now);
+        const periodic = this.periodicDue(now);
+        if (periodic) this.enforceDeadlines(now);
+        return this.startWithinLimits(at, now, periodic);
       });
       this.storageError = null;
     } catch (err) {
@@ -239,7 +250,7 @@ export class Engine {
 
   // ---- step: start within limits ----
 
-  private startWithinLimits(at: string, now: number): { prepared: PreparedJob; job: JobRow }[] {
+  private startWithinLimits(at: string, now: number, periodic: boolean): { prepared: PreparedJob; job: JobRow }[] {
     const starts: { prepared: PreparedJob; job: JobRow }[] = [];
     while (this.runningTotal < this.config.maxParallel && this.ready.size > 0) {
       const groupId = this.pickGroup();
@@ -255,7 +266,7 @@ export class Engine {
       const started = this.startOne(job, at, now);
       if (started) starts.push(started);
     }
-    if (this.runningTotal >= this.config.maxParallel) this.noteLimitBlockers(at);
+    if (periodic && this.runningTotal >= this.config.maxParallel) this.noteLimitBlockers(at);
     if (this.ready.size === 0 && starts.length === 0) this.rebuildReadyLater();
     return starts;
   }

@@ -14,15 +14,13 @@ export interface RollupCtx {
   groupCanceled(groupId: string): boolean;
 }
 
-const ACTIVE = ['pending', 'queued', 'running'];
-const anyActive = (c: Record<string, number>) => ACTIVE.some((s) => (c[s] ?? 0) > 0);
 
 export function rollUpStage(ctx: RollupCtx, stageId: string): void {
   const { store, at } = ctx;
   const stage = store.getStage(stageId);
   if (!stage || !['pending', 'running'].includes(stage.status)) return;
+  if (store.stageHasActiveJobs(stageId)) return;
   const counts = store.stageJobCounts(stageId);
-  if (anyActive(counts)) return;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const to = counts.failed ? 'failed' : counts.canceled ? 'canceled' : (counts.skipped ?? 0) === total && total > 0 ? 'skipped' : 'succeeded';
   let outputs: string | null = null;
