@@ -1,3 +1,4 @@
+export {};
 // Builds the single executable: `bun build --compile` of src/main.ts → dist/drover.
 // Everything the binary needs (migrations, web assets) is imported by the source and so embedded.
 const result = await Bun.build({

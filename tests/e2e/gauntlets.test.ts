@@ -156,9 +156,9 @@ test('G3: canceling a group mid-way cancels every run, stops running jobs and th
   expect(group.status).toBe('canceled');
 
   // no job stays running
-  const runs = await waitFor(async () => {
+  const runs: any[] = await waitFor(async () => {
     const rs = await getRuns(s, ids);
-    return rs.every((r) => terminal(r.status) && jobsOf(r).every((j) => terminal(j.status))) && rs;
+    return rs.every((r) => terminal(r.status) && jobsOf(r).every((j) => terminal(j.status))) ? rs : null;
   }, { timeoutMs: 30_000, what: 'every job of the group to be terminal' });
 
   for (const run of runs) {
