@@ -7,8 +7,13 @@ import type { Subprocess } from 'bun';
 
 const ROOT = resolve(import.meta.dir, '..');
 
-/** The drover command: $DROVER_BENCH_BINARY, else dist/drover when built, else `bun src/main.ts`. */
+/** The drover command: $DROVER_BENCH_BINARY, else dist/drover when built, else `bun src/main.ts`
+ *  (forced with DROVER_BENCH_SOURCE=1; DROVER_BENCH_BUN_FLAGS adds flags such as --cpu-prof). */
 export function droverCommand(): { argv: string[]; label: string } {
+  if (process.env.DROVER_BENCH_SOURCE === '1') {
+    const flags = (process.env.DROVER_BENCH_BUN_FLAGS ?? '').split(' ').filter(Boolean);
+    return { argv: [process.execPath, ...flags, join(ROOT, 'src/main.ts')], label: `bun ${flags.join(' ')}${flags.length ? ' ' : ''}src/main.ts` };
+  }
   const env = process.env.DROVER_BENCH_BINARY;
   if (env) return { argv: [resolve(env)], label: `binary ${env}` };
   const dist = join(ROOT, 'dist/drover');
