@@ -96,15 +96,24 @@ export class BenchServer {
 
   rss() { return rssMiB(this.pid); }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; removes the temp root. */
+  /** SIGTERM, then SIGKILL after `graceMs`; the temp root is removed at the very end (removeRoots),
+   *  because deleting thousands of files on this disk (ext4 with online discard) slows the file
+   *  creation of whatever is measured next for a while. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.proc && this.proc.exitCode === null) {
       this.proc.kill('SIGTERM');
       const done = await Promise.race([this.proc.exited.then(() => true), sleep(graceMs).then(() => false)]);
       if (!done) { this.proc.kill('SIGKILL'); await this.proc.exited; }
     }
-    rmSync(this.root, { recursive: true, force: true });
+    leftover.add(this.root);
   }
+}
+
+const leftover = new Set<string>();
+/** Remove every server root made during the run (call once, after the last measurement). */
+export function removeRoots(): void {
+  for (const r of leftover) rmSync(r, { recursive: true, force: true });
+  leftover.clear();
 }
 
 /** Start a server in a fresh temp root, run `fn`, always stop it. */
@@ -139,3 +148,18 @@ export function sweepSpec(name: string, n: number) {
 }
 
 export const round = (x: number, d = 1) => Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x;
+
+/** The sample with the median value of `key` (the lower middle for an even count), or undefined. */
+export function medianBy<T>(samples: T[], key: (t: T) => number | null | undefined): T | undefined {
+  const ok = samples.filter((s) => Number.isFinite(key(s) ?? NaN));
+  if (!ok.length) return samples[0];
+  const sorted = [...ok].sort((a, b) => key(a)! - key(b)!);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** "min–max" of `key` over the samples, for the spread column. */
+export function spread<T>(samples: T[], key: (t: T) => number | null | undefined, d = 0): string {
+  const v = samples.map(key).filter((x): x is number => x != null && Number.isFinite(x));
+  if (v.length < 2) return '';
+  return `${round(Math.min(...v), d)}–${round(Math.max(...v), d)}`;
+}

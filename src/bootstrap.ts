@@ -72,6 +72,7 @@ export async function serve(o: ServeOptions) {
   const config: EngineConfig = {
     ...ENGINE_DEFAULTS, dataDir: o.dataDir, runsDir: join(o.dataDir, 'runs'), workspaceRoot: o.workspaceRoot,
     maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,
+    batchWindowMs: Number(process.env.DROVER_BATCH_WINDOW_MS ?? ENGINE_DEFAULTS.batchWindowMs),
   };
   mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
   const bus = new Bus(log);

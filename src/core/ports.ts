@@ -11,6 +11,8 @@ type Table = 'jobs' | 'stages' | 'runs' | 'groups';
 
 export interface Store {
   tx<T>(fn: () => T): T;
+  /** Resolves once every committed write is on stable storage; acknowledge writes only after it. */
+  durable(): Promise<void>;
   transition(table: Table, id: string, from: string, to: string, patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
   pipelineLatest(name: string): PipelineRow | null;
   pipelineGet(name: string, version: number): PipelineRow | null;
@@ -35,6 +37,8 @@ export interface Store {
   stageJobCounts(stageId: string): Record<string, number>;
   runStageCounts(runId: string): Record<string, number>;
   groupRunCounts(groupId: string): Record<string, number>;
+  groupHasActiveRuns(groupId: string): boolean;
+  runHasActiveStages(runId: string): boolean;
   nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];
   jobsWithStatus(status: string): JobRow[];
@@ -87,6 +91,8 @@ export interface PreparedJob {
   resources: Resources;
   env: Record<string, string>;
   timeoutMs: number | null;
+  /** the text of job.sh, written by the scheduler before start() */
+  scriptText?: string;
 }
 
 /** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */
@@ -98,7 +104,7 @@ export interface JobResult { rc: number | null; commands: CommandResult[]; outpu
 /** What an executor reports: a job that has ended (with its result files read), or is still alive. */
 export type Observation =
   | { jobId: string; attempt: number; state: 'running' }
-  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string };
+  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string; retryAfterMs?: number };
 
 export interface Capacity { available: boolean; slots: number; reason?: string; [k: string]: unknown }
 

@@ -1,4 +1,5 @@
-// Opens the SQLite store: PRAGMAs (WAL, busy_timeout, foreign keys, synchronous=FULL),
+// Opens the SQLite store: PRAGMAs (WAL, busy_timeout, foreign keys, synchronous=NORMAL plus the
+// group-commit fsync barrier in durability.ts),
 // applies checked-in migrations, and refuses data dirs on network filesystems where WAL is unsafe.
 import { Database } from 'bun:sqlite';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
@@ -19,7 +20,7 @@ export function openDatabase(file: string): { sqlite: Database; orm: ReturnType<
   sqlite.exec('PRAGMA journal_mode = WAL');
   sqlite.exec('PRAGMA busy_timeout = 5000');
   sqlite.exec('PRAGMA foreign_keys = ON');
-  sqlite.exec('PRAGMA synchronous = FULL');
+  sqlite.exec('PRAGMA synchronous = NORMAL'); // durability comes from GroupCommit (one fsync per window)
   migrate(sqlite);
   return { sqlite, orm: drizzle(sqlite, { schema }) };
 }

@@ -5,13 +5,18 @@ import type { Store, ListFilter, Page } from '../core/ports.ts';
 import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
+import { GroupCommit } from './durability.ts';
 
 export class SqliteStore implements Store {
   private q: Record<string, ReturnType<Database['prepare']>> = {};
   private writeSubmission: (s: NewSubmission) => void;
   readonly transition: ReturnType<typeof transitionWriter>;
 
-  constructor(readonly db: Database, onIllegal: (e: IllegalTransition) => void) {
+  readonly commits: GroupCommit;
+
+  constructor(readonly db: Database, onIllegal: (e: IllegalTransition) => void, file = db.filename) {
+    const changes = db.prepare('SELECT total_changes() AS n');
+    this.commits = new GroupCommit(file, () => (changes.get() as { n: number }).n);
     this.writeSubmission = submissionWriter(db);
     this.transition = transitionWriter(db, onIllegal);
   }
@@ -21,8 +26,13 @@ export class SqliteStore implements Store {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const out = this.db.transaction(fn)();
+    this.commits.markDirty();
+    return out;
   }
+
+  /** Resolves once every committed write is on stable storage (group commit). */
+  durable(): Promise<void> { return this.commits.durable(); }
 
   // pipelines
   pipelineLatest(name: string) {
@@ -91,6 +101,12 @@ export class SqliteStore implements Store {
   }
   stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
   runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
+  groupHasActiveRuns(groupId: string) {
+    return !!this.p(`SELECT 1 FROM runs WHERE group_id = ? AND status IN ('queued', 'running') LIMIT 1`).get(groupId);
+  }
+  runHasActiveStages(runId: string) {
+    return !!this.p(`SELECT 1 FROM stages WHERE run_id = ? AND status IN ('pending', 'running') LIMIT 1`).get(runId);
+  }
   groupRunCounts(groupId: string) { return this.counts('SELECT status, count(*) AS n FROM runs WHERE group_id = ? GROUP BY status', groupId); }
   private counts(sql: string, id: string): Record<string, number> {
     const out: Record<string, number> = {};

@@ -1,12 +1,15 @@
 // Generates job.sh, the one runner script every executor uses. For each command it appends the
 // command's output to logs/<n>.log (0600), writes meta/<n>.json {exit_code, started_at, ended_at},
-// honors allow_failure, and ends by printing `__DROVER_RC=<n>` on its own stdout (job.out).
+// honors allow_failure, and ends by printing `__DROVER_RC=<n>` into job.out (its own stdout and stderr,
+// redirected by the script itself so the server opens no file for it).
 // Every value that reaches the script goes through shellQuote; commands run via `eval` of one
 // quoted word inside a subshell, so a syntax error in one command cannot break the runner.
 import { shellQuote } from './quote.ts';
 
 export interface ScriptInput {
   jobId: string; attempt: number; dir: string; workdir: string;
+  /** the umask commands run with (the runner's own files are 0600 regardless) */
+  umask?: number;
   env: Record<string, string>;
   commands: { run: string; allow_failure: boolean }[];
 }
@@ -17,8 +20,9 @@ export function renderScript(s: ScriptInput): string {
   const lines = [
     '#!/bin/bash',
     `# drover job runner (generated) — job ${s.jobId} attempt ${s.attempt}`,
-    '__drover_umask=$(umask); umask 077',
+    'umask 077',
     `__D=${shellQuote(s.dir)}`,
+    'exec >>"$__D/job.out" 2>&1 </dev/null',
     'echo "__DROVER_PID=$$"',
     `cd ${shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/logs/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
   ];
@@ -29,7 +33,7 @@ export function renderScript(s: ScriptInput): string {
   lines.push(
     '__drover_cmd() {',
     '  local s=${EPOCHREALTIME/,/.}',
-    '  ( umask "$__drover_umask"; eval "$2" ) >>"$__D/logs/$1.log" 2>&1 </dev/null',
+    `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/logs/$1.log" 2>&1 </dev/null`,
     '  local c=$?',
     '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$s" "${EPOCHREALTIME/,/.}" >"$__D/meta/$1.json"',
     '  return $c',

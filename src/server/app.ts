@@ -32,6 +32,13 @@ export function createApp(d: ServerDeps) {
 
   const api = new Hono();
   api.use('*', auth({ store }));
+  // an answer to a write is an acknowledgement: it leaves only once the change is on stable storage
+  api.use('*', async (c, next) => {
+    await next();
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      try { await store.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
+    }
+  });
   api.use('/tokens/*', need('admin'));
   api.use('/tokens', need('admin'));
   api.use('*', byMethod());

@@ -32,10 +32,13 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   const made: string[] = [];
   let body: unknown;
   try {
+    // a sweep's runs share one spec: each run.json keeps the spec without the matrix (which would make
+    // the folder of an N-run sweep grow with N²) plus its own resolved params
+    const snapshot = JSON.stringify(specSnapshot(raw));
     for (const r of plan.submission.runs) {
       mkdirSync(r.dir, { recursive: true, mode: 0o700 });
       made.push(r.dir);
-      writeFileSync(join(r.dir, 'run.json'), JSON.stringify({ id: r.id, pipeline: spec.name, pipeline_version: version, spec: raw, params: r.params, trigger: r.trigger, created_at: plan.submission.created_at }, null, 2) + '\n', { mode: 0o600 });
+      writeFileSync(join(r.dir, 'run.json'), `{"id":${JSON.stringify(r.id)},"pipeline":${JSON.stringify(spec.name)},"pipeline_version":${version},"group_id":${JSON.stringify(plan.submission.group.id)},"params":${JSON.stringify(r.params)},"trigger":${JSON.stringify(r.trigger)},"created_at":"${plan.submission.created_at}","spec":${snapshot}}\n`, { mode: 0o600 });
     }
     store.tx(() => {
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
@@ -54,6 +57,12 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   eng.publishEvents();
   eng.wake();
   return { replayed: false, body };
+}
+
+function specSnapshot(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || !('matrix' in raw)) return raw;
+  const { matrix, ...rest } = raw as { matrix: Record<string, unknown[]> };
+  return { ...rest, matrix_keys: Object.keys(matrix ?? {}) };
 }
 
 /** Cancel the given jobs: waiting ones at once, running ones by signal (status set when they exit). */

@@ -16,7 +16,7 @@ import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle }
 import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
-import { prepareJob, PrepareFailure } from './prepare.ts';
+import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
 import { rollUpStage, rollUpRun, rollUpGroup, type RollupCtx } from './rollup.ts';
 import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { runResult } from './result.ts';
@@ -162,6 +162,10 @@ export class Engine {
 
   private launch(job: JobRow, prepared: PreparedJob): void {
     const ex = this.executors.get(job.executor)!;
+    this.spawn(ex, job, prepared);
+  }
+
+  private spawn(ex: Executor, job: JobRow, prepared: PreparedJob): void {
     ex.start(prepared).then(
       (handle) => { this.handles.push({ jobId: job.id, attempt: job.attempt, handle }); this.wake(); },
       (err) => {
@@ -184,8 +188,10 @@ export class Engine {
     this.countEnd(job.executor);
     if (o.lostReason === 'never_started') {
       // the server died between committing "running" and spawning: the job never ran, so run it now
-      this.store.transition('jobs', job.id, 'running', 'queued', { started_at: null, handle: null, deadline_at: null }, { at, attempt: job.attempt, runId: job.run_id });
+      const until = o.retryAfterMs ? now + o.retryAfterMs : null;
+      this.store.transition('jobs', job.id, 'running', 'queued', { started_at: null, handle: null, deadline_at: null, backoff_until: until }, { at, attempt: job.attempt, runId: job.run_id });
       this.onQueued(job.group_id);
+      if (until) setTimeout(() => { this.rebuildReady(); this.wake(); }, o.retryAfterMs! + 5).unref?.();
       return;
     }
     const r = o.result;
@@ -315,6 +321,7 @@ export class Engine {
     let prepared: PreparedJob;
     try {
       prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot });
+      writeJobFiles(prepared);
     } catch (err) {
       if (err instanceof PrepareFailure) return fail(err.reason, err.message);
       throw err; // storage trouble: abort the tick, nothing is committed

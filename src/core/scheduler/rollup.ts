@@ -79,8 +79,8 @@ export function rollUpRun(ctx: RollupCtx, runId: string): void {
   const { store, at } = ctx;
   const run = store.getRun(runId);
   if (!run || !['queued', 'running'].includes(run.status)) return;
+  if (store.runHasActiveStages(runId)) return;
   const c = store.runStageCounts(runId);
-  if ((c.pending ?? 0) + (c.running ?? 0) > 0) return;
   const to = c.canceled ? 'canceled' : c.failed || c.skipped ? 'failed' : 'succeeded';
   const reason = to === 'failed' ? 'stage_failed' : to === 'canceled' ? 'canceled' : null;
   if (!store.transition('runs', runId, run.status, to, { ended_at: at, reason }, { at, runId })) return;
@@ -92,8 +92,8 @@ export function rollUpGroup(ctx: RollupCtx, groupId: string): void {
   const { store, at } = ctx;
   const g = store.getGroup(groupId);
   if (!g || !['running', 'paused'].includes(g.status)) return;
+  if (store.groupHasActiveRuns(groupId)) return;
   const c = store.groupRunCounts(groupId);
-  if ((c.queued ?? 0) + (c.running ?? 0) > 0) return;
   const to = ctx.groupCanceled(groupId) || (c.canceled && !c.failed) ? 'canceled' : c.failed || c.canceled ? 'failed' : 'succeeded';
   if (store.transition('groups', groupId, g.status, to, { ended_at: at }, { at })) ctx.onGroupEnded(groupId);
 }

@@ -21,8 +21,8 @@ export function submissionWriter(db: Database) {
       for (const st of r.stages) insStage.run({ id: st.id, run_id: r.id, idx: st.idx, name: st.name, status: st.status, needs: JSON.stringify(st.needs), merge: st.merge });
       const waitingFor = new Map(r.stages.map((st) => [st.id, JSON.stringify([{ code: 'waiting_for_stage', message: `waiting for stage ${st.needs.map((n) => `'${n}'`).join(', ')}`, stages: st.needs }])]));
       for (const j of r.jobs) {
-        if (j.status === 'pending') insBlocker.run(j.id, at, waitingFor.get(j.stage_id)!);
         insJob.run({ id: j.id, run_id: r.id, stage_id: j.stage_id, group_id: s.group.id, stage_idx: j.stage_idx, job_idx: j.job_idx, name: j.name, executor: j.executor, status: j.status, priority: s.priority, created_at: at, queued_at: j.queued_at });
+        if (j.status === 'pending') insBlocker.run(j.id, at, waitingFor.get(j.stage_id)!);
       }
     }
   };

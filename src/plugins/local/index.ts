@@ -1,12 +1,14 @@
 // The local executor: runs job.sh detached (own session and process group) so a kill -9 of
 // the server leaves the job running; a restarted server re-adopts it by pid + start time.
-// Exit of a child is seen at once; adopted (non-child) processes are watched through /proc.
-import { openSync, closeSync } from 'node:fs';
+// Exit of a child is seen at once; adopted (non-child) processes are watched through /proc, and are
+// recognised by their command line (bash <job-dir>/job.sh), so a recycled pid is never mistaken for a job.
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import type { Executor, ExecutorContext, Handle, Observation, PreparedJob } from '../../core/ports.ts';
 import { readJobResult, readMarkers } from '../../runner/meta.ts';
-import { processStartTime, isAlive, killGroup } from './proc.ts';
+import { isOurRunner, killGroup } from './proc.ts';
+
+const scriptOf = (h: Handle) => join(h.dir, 'job.sh');
 
 export interface LocalOptions { name?: string; slots?: number; watchIntervalMs?: number }
 
@@ -22,7 +24,7 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
     watched.set(`${jobId}:${attempt}`, { jobId, attempt, handle });
     timer ??= setInterval(() => {
       for (const [key, w] of watched) {
-        if (isAlive(w.handle.pid!, w.handle.startTime)) continue;
+        if (isOurRunner(w.handle.pid!, scriptOf(w.handle))) continue;
         watched.delete(key);
         ctx?.notify(exited(w.jobId, w.attempt, w.handle));
       }
@@ -37,14 +39,8 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
     async detect() { return { available: true, slots }; },
 
     async start(job: PreparedJob): Promise<Handle> {
-      const out = openSync(join(job.dir, 'job.out'), 'a', 0o600);
-      let proc;
-      try {
-        proc = Bun.spawn(['bash', job.script], { cwd: job.dir, stdin: 'ignore', stdout: out, stderr: out, detached: true, env: process.env as Record<string, string> });
-      } finally {
-        closeSync(out);
-      }
-      const handle: Handle = { executor: name, dir: job.dir, commandCount: job.commandCount, pid: proc.pid, startTime: processStartTime(proc.pid) ?? undefined };
+      const proc = Bun.spawn(['bash', job.script], { cwd: job.dir, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true });
+      const handle: Handle = { executor: name, dir: job.dir, commandCount: job.commandCount, pid: proc.pid };
       proc.exited.then(() => ctx?.notify(exited(job.id, job.attempt, handle)));
       proc.unref();
       return handle;
@@ -52,22 +48,23 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
 
     async poll(handles: { jobId: string; attempt: number; handle: Handle }[]): Promise<Observation[]> {
       return handles.map(({ jobId, attempt, handle }) =>
-        handle.pid && isAlive(handle.pid, handle.startTime) ? { jobId, attempt, state: 'running' as const } : exited(jobId, attempt, handle));
+        handle.pid && isOurRunner(handle.pid, scriptOf(handle)) ? { jobId, attempt, state: 'running' as const } : exited(jobId, attempt, handle));
     },
 
     async cancel(handle: Handle, { graceMs }: { graceMs: number }) {
       const pid = handle.pid ?? readMarkers(handle.dir).pid;
-      if (!pid || !isAlive(pid, handle.pid ? handle.startTime : undefined)) return;
+      if (!pid || !isOurRunner(pid, scriptOf(handle))) return;
       killGroup(pid, 'SIGTERM');
-      setTimeout(() => { if (isAlive(pid)) killGroup(pid, 'SIGKILL'); }, graceMs).unref?.();
+      // the whole group, even when the runner itself already left: a child that ignores TERM must go too
+      setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs).unref?.();
     },
 
     /** After a restart: alive → keep watching; gone → read the meta files. */
     async adopt(jobId: string, attempt: number, handle: Handle): Promise<Observation> {
       const pid = handle.pid ?? readMarkers(handle.dir).pid ?? undefined;
-      const h = { ...handle, pid, startTime: handle.pid ? handle.startTime : undefined };
+      const h = { ...handle, pid };
       if (!pid) return { ...exited(jobId, attempt, h), lostReason: 'never_started' } as Observation;
-      if (pid && isAlive(pid, h.startTime)) {
+      if (isOurRunner(pid, scriptOf(h))) {
         watch(jobId, attempt, h);
         return { jobId, attempt, state: 'running' };
       }

@@ -1,28 +1,18 @@
-// Process identity on Linux: a pid plus its start time (field 22 of /proc/<pid>/stat), so a
-// recycled pid is never mistaken for our job after a server restart.
+// Process identity on Linux: a pid is ours only while its command line names our job script, so a
+// recycled pid is never mistaken for a job after a server restart.
 import { readFileSync } from 'node:fs';
-
-export function processStartTime(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return null;
-  }
-}
-
-export function isAlive(pid: number, startTime?: number): boolean {
-  const st = processStartTime(pid);
-  if (st === null) return false;
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (/\) Z /.test(state)) return false; // zombie: exited, waiting to be reaped
-  } catch { return false; }
-  return startTime === undefined || startTime === null || st === startTime;
-}
 
 /** Signal a whole process group; ignore "no such process". */
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try { process.kill(-pid, signal); } catch { /* already gone */ }
+}
+
+/** True when `pid` is alive and is the runner of `script` (its command line names the script). */
+export function isOurRunner(pid: number, script: string): boolean {
+  try {
+    if (/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(script);
+  } catch {
+    return false;
+  }
 }
