@@ -47,6 +47,8 @@ export interface Store {
   earliestBackoff(nowMs: number): number | null;
   setJobFields(id: string, attempt: number, patch: { handle?: string | null; stop_reason?: string | null }): void;
   setStageOutputs(id: string, outputs: string): void;
+  setJobStats(id: string, attempt: number, stats: string): void;
+  runningJobsOf(executor: string): JobRow[];
   insertAttempt(a: AttemptRow): void;
   finishAttempt(a: Pick<AttemptRow, 'job_id' | 'attempt' | 'status' | 'reason' | 'message' | 'exit_code' | 'ended_at'>): void;
   attemptsOf(jobId: string): AttemptRow[];
@@ -111,8 +113,18 @@ export interface Capacity { available: boolean; slots: number; reason?: string; 
 export interface ExecutorContext {
   /** Push an observation into the scheduler (wakes the loop). */
   notify(obs: Observation): void;
+  /** Store sampled telemetry (GPU utilisation, memory…) in the job's stats. */
+  recordStats(jobId: string, attempt: number, stats: Record<string, unknown>): void;
   log: Logger;
 }
+
+/** A reason a job cannot start (yet), as a value; `why` shows it. */
+export interface Blocker { code: string; message: string; [k: string]: unknown }
+
+/** An executor's answer to "may this job start now?": resources it reserved, or why not. */
+export type Admission =
+  | { ok: true; env?: Record<string, string>; device?: Record<string, unknown>; logLine?: string }
+  | { ok: false; blocker: Blocker; fail?: boolean };
 
 export interface Executor {
   name: string;
@@ -123,4 +135,20 @@ export interface Executor {
   poll(handles: { jobId: string; attempt: number; handle: Handle }[]): Promise<Observation[]>;
   cancel(handle: Handle, opts: { graceMs: number }): Promise<void>;
   adopt?(jobId: string, attempt: number, handle: Handle): Promise<Observation>;
+  /** Reserve what the job needs (GPU indices…) just before it starts; a refusal keeps it queued (or fails it). */
+  admit?(req: { jobId: string; attempt: number; resources: Resources }): Admission;
+  /** Give back what admit() reserved; called once the job is no longer running, however it ended. */
+  release?(jobId: string): void;
+  /** After a restart: re-reserve what a re-adopted running job holds (from its stored device). */
+  readmit?(jobId: string, device: Record<string, unknown>): void;
+  /** Start several jobs at once (e.g. one sbatch --array); same order as the input. */
+  startMany?(jobs: PreparedJob[]): Promise<Handle[]>;
+  /** How often the scheduler should call poll() for this executor's running jobs; absent = never. */
+  pollIntervalMs?(): number;
+  /** Extra blockers for a queued or running job (e.g. Slurm's pending reason). */
+  explain?(jobId: string, handle: Handle | null): Blocker[];
+  /** Extra fields for GET /queue's executors.<name> (GPU list and holders, Slurm counts…). */
+  describe?(): Record<string, unknown>;
+  /** Extra Prometheus lines for /metrics. */
+  metrics?(): string[];
 }

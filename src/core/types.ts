@@ -22,6 +22,7 @@ export interface JobRow {
   reason: string | null; message: string | null; exit_code: number | null; created_at: string; queued_at: string | null;
   started_at: string | null; ended_at: string | null; deadline_at: number | null; backoff_until: number | null;
   stop_reason: string | null; handle: string | null; outputs: string | null; lease_token: string | null; lease_expires_at: number | null;
+  device: string | null; stats: string | null;
 }
 export interface CommandRow { job_id: string; attempt: number; idx: number; exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
 export interface AttemptRow { job_id: string; attempt: number; status: JobStatus; reason: string | null; message: string | null; exit_code: number | null; started_at: string | null; ended_at: string | null }

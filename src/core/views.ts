@@ -50,7 +50,7 @@ export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_i
     id: j.id, run_id: j.run_id, group_id: j.group_id, stage: spec.stages[j.stage_idx]!.name, name: j.name, executor: j.executor,
     status: j.status, attempt: j.attempt, reason: j.reason, message: j.message, exit_code: j.exit_code,
     created_at: j.created_at, queued_at: j.queued_at, started_at: j.started_at, ended_at: j.ended_at,
-    outputs: parse(j.outputs) ?? {}, dir,
+    outputs: parse(j.outputs) ?? {}, dir, device: parse(j.device), stats: parse(j.stats),
     commands: js.commands.map((c, index) => {
       const row = rows.find((x) => x.idx === index);
       const live = j.status === 'running';

@@ -87,6 +87,8 @@ export const jobs = sqliteTable('jobs', {
   outputs: text('outputs'),
   leaseToken: text('lease_token'),
   leaseExpiresAt: integer('lease_expires_at'),
+  device: text('device'),
+  stats: text('stats'),
 });
 
 export const attempts = sqliteTable('attempts', {

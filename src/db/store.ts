@@ -133,6 +133,8 @@ export class SqliteStore implements Store {
     if ('handle' in patch) this.p('UPDATE jobs SET handle = ? WHERE id = ? AND attempt = ?').run(patch.handle ?? null, id, attempt);
     if ('stop_reason' in patch) this.p('UPDATE jobs SET stop_reason = ? WHERE id = ? AND attempt = ?').run(patch.stop_reason ?? null, id, attempt);
   }
+  setJobStats(id: string, attempt: number, stats: string) { this.p('UPDATE jobs SET stats = ? WHERE id = ? AND attempt = ?').run(stats, id, attempt); }
+  runningJobsOf(executor: string) { return this.p(`SELECT * FROM jobs WHERE status = 'running' AND executor = ? ORDER BY seq`).all(executor) as JobRow[]; }
   setStageOutputs(id: string, outputs: string) { this.p('UPDATE stages SET outputs = ? WHERE id = ?').run(outputs, id); }
 
   // attempts and commands

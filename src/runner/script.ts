@@ -8,6 +8,8 @@ import { shellQuote } from './quote.ts';
 
 export interface ScriptInput {
   jobId: string; attempt: number; dir: string; workdir: string;
+  /** a line written at the top of the first command's log (e.g. the device the job got) */
+  preamble?: string;
   /** the umask commands run with (the runner's own files are 0600 regardless) */
   umask?: number;
   env: Record<string, string>;
@@ -39,6 +41,7 @@ export function renderScript(s: ScriptInput): string {
     '  return $c',
     '}',
   );
+  if (s.preamble) lines.push(`printf '%s\\n' ${shellQuote(s.preamble)} >>"$__D/logs/0.log"`);
   s.commands.forEach((c, i) => {
     const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
     lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; echo "__DROVER_RC=$__rc"; exit $__rc; }`);

@@ -16,5 +16,6 @@ export function renderMetrics(d: ServerDeps): string {
     '# HELP drover_storage_ok 0 while writes fail (disk full or read-only)', '# TYPE drover_storage_ok gauge', `drover_storage_ok ${q.storage.ok ? 1 : 0}`,
     '# HELP drover_process_resident_bytes server RSS', '# TYPE drover_process_resident_bytes gauge', `drover_process_resident_bytes ${process.memoryUsage.rss()}`,
   ];
+  for (const ex of d.engine.executors.values()) lines.push(...(ex.metrics?.() ?? []));
   return lines.join('\n') + '\n';
 }

@@ -12,7 +12,7 @@ import { isoNow } from '../ids.ts';
 import { DroverError, isStorageError } from '../errors.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
 import { validateSpec, type PipelineSpec } from '../spec/index.ts';
-import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle } from '../ports.ts';
+import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission } from '../ports.ts';
 import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
@@ -59,13 +59,20 @@ export class Engine {
   async start(): Promise<void> {
     this.lastSeq = this.store.lastEventSeq();
     for (const [name, ex] of this.executors) {
-      ex.init?.({ notify: (o) => { this.observations.push(o); this.wake(); }, log: this.log.scope({ executor: name }) });
+      ex.init?.({
+        notify: (o) => { this.observations.push(o); this.wake(); },
+        recordStats: (jobId, attempt, stats) => {
+          try { this.store.setJobStats(jobId, attempt, JSON.stringify(stats)); } catch (err) { this.log.warn('could not store job stats', { jobId, err: String(err) }); }
+        },
+        log: this.log.scope({ executor: name }),
+      });
       const cap = await ex.detect().catch((e) => ({ available: false, slots: 0, reason: String(e) }));
       this.slots.set(name, cap.available ? cap.slots : 0);
       this.running.set(name, 0);
     }
     await this.adoptRunning();
     this.rebuildReady();
+    for (const [name, ex] of this.executors) if (ex.pollIntervalMs) this.pollLoop(name, ex);
     this.timer = setInterval(() => this.wake(), this.config.tickIntervalMs);
     this.wake();
   }
@@ -75,11 +82,31 @@ export class Engine {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Executors that cannot tell us of an exit (Slurm) are polled: one batched call for all their jobs. */
+  private pollLoop(name: string, ex: Executor): void {
+    const again = () => { if (!this.stopped) setTimeout(run, ex.pollIntervalMs!()).unref?.(); };
+    const run = async () => {
+      try {
+        const jobs = this.store.runningJobsOf(name).filter((j) => j.handle);
+        if (jobs.length) {
+          const obs = await ex.poll(jobs.map((j) => ({ jobId: j.id, attempt: j.attempt, handle: JSON.parse(j.handle!) as Handle })));
+          const ended = obs.filter((o) => o.state === 'exited');
+          if (ended.length) { this.observations.push(...ended); this.wake(); }
+        }
+      } catch (err) {
+        this.log.warn('executor poll failed; will retry', { executor: name, err: String(err) });
+      }
+      again();
+    };
+    again();
+  }
+
   /** Re-adopt jobs that were running when the previous server died: none lost, none run twice. */
   private async adoptRunning(): Promise<void> {
     for (const job of this.store.jobsWithStatus('running')) {
       this.countStart(job.executor);
       const ex = this.executors.get(job.executor);
+      if (job.device && ex?.readmit) ex.readmit(job.id, JSON.parse(job.device));
       const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
       if (!ex?.adopt) {
         this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `executor '${job.executor}' cannot re-adopt jobs` });
@@ -124,7 +151,7 @@ export class Engine {
     let starts: { prepared: PreparedJob; job: JobRow }[] = [];
     try {
       starts = this.store.tx(() => {
-        for (const o of obs) this.applyObservation(o, at, now);
+        for (const o of obs) this.isolated(this.store.getJob(o.jobId), at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
         if (periodic) this.enforceDeadlines(now);
@@ -140,7 +167,29 @@ export class Engine {
       return;
     }
     this.afterCommit();
-    for (const s of starts) this.launch(s.job, s.prepared);
+    this.launchAll(starts);
+  }
+
+  /** Executors that can start several jobs at once (sbatch --array) get this tick's jobs together. */
+  private launchAll(starts: { prepared: PreparedJob; job: JobRow }[]): void {
+    const batched = new Map<string, { prepared: PreparedJob; job: JobRow }[]>();
+    for (const s of starts) {
+      if (this.executors.get(s.job.executor)?.startMany) {
+        const list = batched.get(s.job.executor) ?? [];
+        list.push(s);
+        batched.set(s.job.executor, list);
+      } else this.launch(s.job, s.prepared);
+    }
+    for (const [name, list] of batched) {
+      this.executors.get(name)!.startMany!(list.map((s) => s.prepared)).then(
+        (handles) => { handles.forEach((handle, i) => this.handles.push({ jobId: list[i]!.job.id, attempt: list[i]!.job.attempt, handle })); this.wake(); },
+        (err) => {
+          this.log.error('executor failed to start jobs', { executor: name, err: String(err) });
+          for (const s of list) this.observations.push({ jobId: s.job.id, attempt: s.job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `spawn_failed: ${String(err)}` });
+          this.wake();
+        },
+      );
+    }
   }
 
   private afterCommit(): void {
@@ -185,7 +234,7 @@ export class Engine {
       this.log.warn('ignored a stale observation', { jobId: o.jobId, attempt: o.attempt, status: job?.status });
       return;
     }
-    this.countEnd(job.executor);
+    this.countEnd(job.executor, job.id);
     if (o.lostReason === 'never_started') {
       // the server died between committing "running" and spawning: the job never ran, so run it now
       const until = o.retryAfterMs ? now + o.retryAfterMs : null;
@@ -237,6 +286,28 @@ export class Engine {
     return ok;
   }
 
+  /**
+   * One job's work inside a savepoint: a bug tripped by one row fails that job (reason internal)
+   * and never stops the tick for the others. Storage errors still abort the whole tick.
+   */
+  private isolated<T>(job: JobRow | null, at: string, fn: () => T): T | null {
+    try {
+      return this.store.tx(fn);
+    } catch (err) {
+      if (isStorageError(err)) throw err;
+      this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId: job?.id, err: String(err), stack: (err as Error).stack });
+      if (job) {
+        const cur = this.store.getJob(job.id);
+        if (cur && (cur.status === 'queued' || cur.status === 'running')) {
+          if (cur.status === 'running') this.countEnd(cur.executor, cur.id);
+          this.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at }, { at, attempt: cur.attempt, runId: cur.run_id });
+          try { rollUpStage(this.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
+        }
+      }
+      return null;
+    }
+  }
+
   private recordHandle(h: { jobId: string; attempt: number; handle: Handle }): void {
     this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
     const job = this.store.getJob(h.jobId);
@@ -261,15 +332,22 @@ export class Engine {
     while (this.runningTotal < this.config.maxParallel && this.ready.size > 0) {
       const groupId = this.pickGroup();
       if (!groupId) break;
-      const candidates = this.store.nextQueued(groupId, 8, now);
-      const job = candidates.find((j) => this.hasSlot(j.executor) || !this.executors.has(j.executor));
-      if (!job) {
+      const candidates = this.store.nextQueued(groupId, 32, now);
+      let started: { prepared: PreparedJob; job: JobRow } | null | 'none' = 'none';
+      for (const j of candidates) {
+        if (this.executors.has(j.executor) && !this.hasSlot(j.executor)) continue;
+        const admission = this.admit(j, at);
+        if (admission === 'blocked') continue;
+        started = admission === 'failed' ? null : this.isolated(j, at, () => this.startOne(j, at, now, admission));
+        break;
+      }
+      if (started === 'none') {
         this.ready.delete(groupId); // nothing startable now; back when a slot frees (parked) or on rebuild
         if (candidates.length) this.parked.set(groupId, this.store.getGroup(groupId)?.priority ?? 0);
         continue;
       }
-      this.ready.get(groupId)!.served = ++this.servedCounter;
-      const started = this.startOne(job, at, now);
+      const g = this.ready.get(groupId);
+      if (g) g.served = ++this.servedCounter; // (the group may just have ended and left the ready set)
       if (started) starts.push(started);
     }
     if (periodic && this.runningTotal >= this.config.maxParallel) this.noteLimitBlockers(at);
@@ -294,14 +372,38 @@ export class Engine {
     return best;
   }
 
+  /** Ask the job's executor to reserve what it needs; 'blocked' keeps it queued, 'failed' has failed it. */
+  private admit(job: JobRow, at: string): Admission | 'blocked' | 'failed' | null {
+    const ex = this.executors.get(job.executor);
+    if (!ex?.admit) return null;
+    const spec = this.specOfRun(job.run_id);
+    const resources = spec.stages[job.stage_idx]!.jobs[job.job_idx]!.resources;
+    const a = ex.admit({ jobId: job.id, attempt: job.attempt, resources });
+    if (a.ok) return a;
+    if (a.fail) {
+      if (this.store.transition('jobs', job.id, 'queued', 'failed', { reason: a.blocker.code, message: a.blocker.message, ended_at: at }, { at, runId: job.run_id })) {
+        rollUpStage(this.rollupCtx(at), job.stage_id);
+      }
+      return 'failed';
+    }
+    const sig = JSON.stringify(a.blocker);
+    if (this.lastBlockerSig.get(job.id) !== sig) {
+      this.lastBlockerSig.set(job.id, sig);
+      this.store.addBlockers(job.id, at, JSON.stringify([a.blocker]));
+    }
+    return 'blocked';
+  }
+
   private hasSlot(executor: string): boolean {
     return (this.running.get(executor) ?? 0) < (this.slots.get(executor) ?? 0);
   }
 
-  private startOne(job: JobRow, at: string, now: number): { prepared: PreparedJob; job: JobRow } | null {
+  private startOne(job: JobRow, at: string, now: number, admission: Admission | null = null): { prepared: PreparedJob; job: JobRow } | null {
     const run = this.store.getRun(job.run_id)!;
     const ctx = this.rollupCtx(at);
+    const granted = admission && admission.ok ? admission : null;
     const fail = (reason: string, message: string) => {
+      if (granted) this.executors.get(job.executor)?.release?.(job.id);
       if (this.store.transition('jobs', job.id, 'queued', 'failed', { reason, message, ended_at: at }, { at, runId: job.run_id })) {
         this.log.warn('job failed before start', { jobId: job.id, reason, message });
         rollUpStage(ctx, job.stage_id);
@@ -320,14 +422,19 @@ export class Engine {
     }
     let prepared: PreparedJob;
     try {
-      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot });
+      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine });
       writeJobFiles(prepared);
     } catch (err) {
       if (err instanceof PrepareFailure) return fail(err.reason, err.message);
+      if (granted) this.executors.get(job.executor)?.release?.(job.id);
       throw err; // storage trouble: abort the tick, nothing is committed
     }
     const deadline = prepared.timeoutMs ? now + prepared.timeoutMs : null;
-    if (!this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: deadline, backoff_until: null, handle: null }, { at, attempt: job.attempt, runId: job.run_id })) return null;
+    const device = granted?.device ? JSON.stringify(granted.device) : null;
+    if (!this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: deadline, backoff_until: null, handle: null, device }, { at, attempt: job.attempt, runId: job.run_id })) {
+      if (granted) this.executors.get(job.executor)?.release?.(job.id);
+      return null;
+    }
     this.store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
     this.store.addBlockers(job.id, at, '[]');
     if (st.status === 'pending') this.store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
@@ -351,7 +458,10 @@ export class Engine {
   // ---- helpers shared with control.ts ----
 
   countStart(executor: string): void { this.running.set(executor, (this.running.get(executor) ?? 0) + 1); this.runningTotal++; }
-  countEnd(executor: string): void {
+  countEnd(executor: string, jobId?: string): void {
+    if (jobId) {
+      try { this.executors.get(executor)?.release?.(jobId); } catch (err) { this.log.warn('executor release failed', { jobId, err: String(err) }); }
+    }
     this.running.set(executor, Math.max(0, (this.running.get(executor) ?? 0) - 1));
     this.runningTotal = Math.max(0, this.runningTotal - 1);
     for (const [g, priority] of this.parked) if (!this.ready.has(g)) this.ready.set(g, { priority, served: 0 });

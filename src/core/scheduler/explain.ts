@@ -22,6 +22,8 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     out.push({ code: 'waiting_for_stage', message: `waiting for stage ${waiting.map((s) => `'${s.name}' (${s.status})`).join(', ')}`, stages: waiting.map((s) => s.name) });
     return out;
   }
+  const ex = eng.executors.get(job.executor);
+  if (job.status === 'running') return ex?.explain?.(job.id, job.handle ? JSON.parse(job.handle) : null) ?? out;
   if (job.status !== 'queued') return out;
   const group = store.getGroup(job.group_id);
   if (group?.status === 'paused') out.push({ code: 'group_paused', message: `group ${group.id} is paused`, group: group.id });
@@ -37,6 +39,7 @@ function current(eng: Engine, job: JobRow): Blocker[] {
   if (eng.executors.has(job.executor) && used >= slots) {
     out.push({ code: 'executor_slots_full', message: `executor '${job.executor}' has ${used} of ${slots} slots in use`, executor: job.executor, used, slots });
   }
+  for (const b of ex?.explain?.(job.id, null) ?? []) out.push(b);
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
   return out;
 }

@@ -15,7 +15,7 @@ export class PrepareFailure extends Error {
   constructor(readonly reason: FailureReason, message: string) { super(message); }
 }
 
-export interface PrepareContext { workspaceRoot: string; extraEnv?: Record<string, string> }
+export interface PrepareContext { workspaceRoot: string; extraEnv?: Record<string, string>; preamble?: string }
 
 const UMASK = process.umask();
 const envKey = (k: string) => k.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -59,7 +59,7 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   return {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
     resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null,
-    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir, workdir, env, commands, umask: UMASK }),
+    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir, workdir, env, commands, umask: UMASK, preamble: ctx.preamble }),
   };
 }
 

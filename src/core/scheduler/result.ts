@@ -29,7 +29,8 @@ function jobResult(src: Source, spec: PipelineSpec, j: JobRow) {
     exit_code: j.exit_code, attempt: j.attempt, started_at: j.started_at, ended_at: j.ended_at,
     duration_s: durationS(j.started_at, j.ended_at),
     outputs: j.outputs ? JSON.parse(j.outputs) : {},
-    effective_config: { executor: j.executor, resources: js.resources, timeout_ms: js.timeout_ms ?? spec.timeout_ms ?? null, device: { type: 'cpu' } },
+    effective_config: { executor: j.executor, resources: js.resources, timeout_ms: js.timeout_ms ?? spec.timeout_ms ?? null, device: j.device ? JSON.parse(j.device) : { type: 'cpu' } },
+    stats: j.stats ? JSON.parse(j.stats) : null,
     commands: src.store.commandsOf(j.id, j.attempt).map((c) => ({ index: c.idx, exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })),
   };
 }

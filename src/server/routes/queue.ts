@@ -12,8 +12,8 @@ export function queueSnapshot(d: ServerDeps) {
     if (row.status === 'running') g.running += row.n; else { g.queued += row.n; queued += row.n; }
     groups.set(row.group_id, g);
   }
-  const executors: Record<string, { slots: number; used: number }> = {};
-  for (const name of eng.executors.keys()) executors[name] = { slots: eng.slots.get(name) ?? 0, used: eng.running.get(name) ?? 0 };
+  const executors: Record<string, Record<string, unknown> & { slots: number; used: number }> = {};
+  for (const [name, ex] of eng.executors) executors[name] = { slots: eng.slots.get(name) ?? 0, used: eng.running.get(name) ?? 0, ...(ex.describe?.() ?? {}) };
   return {
     max_parallel: eng.config.maxParallel, running: eng.runningTotal, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
