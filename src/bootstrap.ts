@@ -11,7 +11,7 @@ import { DroverError } from './core/errors.ts';
 import { ENGINE_DEFAULTS, SECOND, type EngineConfig } from './core/config.ts';
 import { newId, isoNow } from './core/ids.ts';
 import { newToken, hashToken } from './core/tokens.ts';
-import { createLocalExecutor } from './plugins/local/index.ts';
+import { builtinExecutors } from './plugins/registry.ts';
 import { createApp } from './server/app.ts';
 import { jsonLogger } from './log.ts';
 import type { Executor, Logger } from './core/ports.ts';
@@ -19,7 +19,7 @@ import pkg from '../package.json';
 
 export interface ServeOptions {
   host: string; port: number; dataDir: string; workspaceRoot: string;
-  maxParallel?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
+  maxParallel?: number; gpuSlots?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
   log?: Logger;
 }
 
@@ -68,7 +68,7 @@ export async function serve(o: ServeOptions) {
   process.env.DROVER_VERSION = pkg.version;
 
   const maxParallel = o.maxParallel ?? cpus().length;
-  const executors = new Map<string, Executor>([['local', createLocalExecutor({ slots: maxParallel })]]);
+  const executors: Map<string, Executor> = builtinExecutors({ maxParallel, gpuSlots: o.gpuSlots, dataDir: o.dataDir });
   const config: EngineConfig = {
     ...ENGINE_DEFAULTS, dataDir: o.dataDir, runsDir: join(o.dataDir, 'runs'), workspaceRoot: o.workspaceRoot,
     maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,

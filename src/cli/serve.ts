@@ -42,7 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const { serve } = await import('../bootstrap.ts');
     await serve({
       host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
-      workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, maxBody,
+      workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, allowNetworkFs: f['allow-network-fs'],
     });
     return await new Promise<number>(() => {}); // runs until a signal
