@@ -56,6 +56,9 @@ export function resolveConnection(flags: ConnectionFlags, env: Env = process.env
 }
 
 export type Query = Record<string, string | number | boolean | undefined | null>;
+/** The CLI names itself, so runs it submits are recorded with trigger kind 'manual'. */
+export const CLI_AGENT = 'drover-cli';
+
 export interface TextResponse { text: string; bytes: Uint8Array; headers: Headers }
 
 export class Client {
@@ -68,7 +71,7 @@ export class Client {
   }
 
   async request(method: string, path: string, opts: { query?: Query; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': CLI_AGENT, ...opts.headers };
     if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;

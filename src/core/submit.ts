@@ -44,14 +44,15 @@ export function planSubmission(
   const workspace = spec.workspace ? resolveWorkspace(opts.workspaceRoot, spec.workspace) : null;
   const at = isoNow(opts.now);
   const priority = input.priority ?? spec.priority;
-  const trigger: Trigger = input.trigger ?? { kind: isSweep ? 'sweep' : 'api' };
+  const trigger: Trigger = input.trigger ?? { kind: 'api' };
   const groupId = newId('g');
   const runs: NewRun[] = paramSets.map((params, i) => {
     const runId = newId('r');
     const stageIds = spec.stages.map(() => newId('s'));
     return {
       id: runId, pipeline_version: version, params, workspace, dir: join(opts.runsDir, runId),
-      trigger: isSweep ? { ...trigger, group: groupId, index: i } : trigger,
+      // a sweep's runs say so; what submitted the sweep (manual/api/schedule…) is kept beside it
+      trigger: isSweep ? { ...trigger, kind: ['api', 'manual'].includes(trigger.kind) ? 'sweep' : trigger.kind, submitted_by: trigger.kind, group: groupId, index: i } : trigger,
       stages: spec.stages.map((st, si) => ({ id: stageIds[si]!, idx: si, name: st.name, status: 'pending', needs: st.needs, merge: st.merge })),
       jobs: spec.stages.flatMap((st, si) => st.jobs.map((j, ji) => ({
         id: newId('j'), stage_id: stageIds[si]!, stage_idx: si, job_idx: ji, name: j.name, executor: j.executor,

@@ -281,7 +281,8 @@ export class Engine {
     if (ok) {
       this.store.addBlockers(job.id, at, JSON.stringify([{ code: 'backoff_until', message: `retry backoff until ${isoNow(until)}`, until: isoNow(until) }]));
       this.onQueued(job.group_id);
-      setTimeout(() => { this.rebuildReady(); this.wake(); }, Math.max(0, until - now) + 5).unref?.();
+      // capped: JS timers overflow past ~24.8 days; the 1 s tick re-checks backoffs anyway
+      setTimeout(() => { this.rebuildReady(); this.wake(); }, Math.min(Math.max(0, until - now) + 5, 3_600_000)).unref?.();
     }
     return ok;
   }

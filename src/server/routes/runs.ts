@@ -30,7 +30,10 @@ export function runsRoutes(d: ServerDeps) {
       const key = c.req.header('idempotency-key') ?? undefined;
       const bodyHash = createHash('sha256').update(JSON.stringify(raw)).digest('hex');
       const dryRun = c.req.query('dry_run') === 'true' || c.req.query('dry_run') === '1';
-      const out = submit(eng, { ...body, trigger: body.spec === undefined ? { kind: 'api' } : undefined }, { dryRun, idempotencyKey: key, bodyHash });
+      // the CLI names itself (user-agent drover-cli): its runs are 'manual'; a script's are 'api'
+      const manual = (c.req.header('user-agent') ?? '').startsWith('drover-cli');
+      const trigger = manual ? { kind: 'manual' as const } : body.spec === undefined ? { kind: 'api' as const } : undefined;
+      const out = submit(eng, { ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash });
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
