@@ -41,7 +41,7 @@ const CASES: Case[] = [
   {
     name: 'job', machine: jobMachine as AnyMachine, statuses: JOB_STATUSES, table: JOB_TRANSITIONS,
     terminal: ['succeeded', 'failed', 'canceled', 'skipped'],
-    reopen: {},
+    reopen: { failed: ['pending', 'queued'], canceled: ['pending', 'queued'], skipped: ['pending', 'queued'] },
     required: [
       ['pending', 'queued'], ['pending', 'skipped'], ['pending', 'canceled'],
       ['queued', 'running'], ['queued', 'canceled'],
@@ -56,7 +56,7 @@ const CASES: Case[] = [
   {
     name: 'stage', machine: stageMachine as AnyMachine, statuses: STAGE_STATUSES, table: STAGE_TRANSITIONS,
     terminal: ['succeeded', 'failed', 'canceled', 'skipped'],
-    reopen: {},
+    reopen: { failed: ['pending'], canceled: ['pending'], skipped: ['pending'] },
     required: [
       ['pending', 'running'], ['pending', 'skipped'],
       ['running', 'succeeded'], ['running', 'failed'], ['running', 'canceled'],

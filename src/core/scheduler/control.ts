@@ -147,12 +147,41 @@ export function resumeGroup(eng: Engine, groupId: string) {
   return groupView(eng.store, eng.store.getGroup(groupId)!);
 }
 
-/** A terminal failed/canceled run runs again as a new run of the same pipeline version and params. */
+/**
+ * Retry a finished failed/canceled run in place: its failed, canceled and skipped stages and jobs
+ * re-open (jobs that ran get attempt + 1 and a fresh retry budget); what succeeded is kept, so a
+ * 10-hour first stage is not run again because the last one failed.
+ */
 export function retryRun(eng: Engine, runId: string) {
-  const run = eng.store.getRun(runId);
+  const { store } = eng;
+  const run = store.getRun(runId);
   if (!run) throw new DroverError('not_found', `no run ${runId}`);
   if (!['failed', 'canceled'].includes(run.status)) throw new DroverError('conflict', `run ${runId} is ${run.status}; only a failed or canceled run can be retried`, { status: run.status });
-  const raw = JSON.parse(eng.store.pipelineGet(run.pipeline, run.pipeline_version)!.spec);
-  const { matrix: _m, ...single } = raw as Record<string, unknown>;
-  return submit(eng, { spec: single, params: JSON.parse(run.params), priority: run.priority, trigger: { kind: 'api', retry_of: runId } }).body;
+  mutate(eng, 'retrying the run', (at) => {
+    const stages = store.stagesOfRun(runId);
+    const reopened = new Set<string>();
+    for (const st of stages) {
+      if (!['failed', 'canceled', 'skipped'].includes(st.status)) continue;
+      store.transition('stages', st.id, st.status, 'pending', { reason: null, message: null, outputs: null, started_at: null, ended_at: null }, { at, runId });
+      reopened.add(st.name);
+    }
+    const ready = (stageIdx: number) => (JSON.parse(stages[stageIdx]!.needs) as string[]).every((n) => !reopened.has(n));
+    for (const j of store.jobsOfRun(runId)) {
+      if (!['failed', 'canceled', 'skipped'].includes(j.status)) continue;
+      const ran = j.status !== 'skipped' && j.started_at !== null;
+      const to = ready(j.stage_idx) ? 'queued' : 'pending';
+      store.transition('jobs', j.id, j.status, to, {
+        attempt: ran ? j.attempt + 1 : j.attempt, failures: 0, lost: 0, reason: null, message: null, exit_code: null,
+        started_at: null, ended_at: null, stop_reason: null, handle: null, outputs: null, deadline_at: null, backoff_until: null,
+        queued_at: to === 'queued' ? at : null,
+      }, { at, attempt: j.attempt, runId });
+    }
+    store.transition('runs', runId, run.status, 'running', { reason: null, message: null, ended_at: null }, { at, runId });
+    const g = store.getGroup(run.group_id)!;
+    if (g.status === 'failed' || g.status === 'canceled') store.transition('groups', g.id, g.status, 'running', { ended_at: null }, { at });
+    eng.canceledGroups.delete(g.id);
+  });
+  eng.onQueued(run.group_id);
+  eng.wake();
+  return runView(eng, store.getRun(runId)!);
 }

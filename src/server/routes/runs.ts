@@ -42,7 +42,7 @@ export function runsRoutes(d: ServerDeps) {
     })
     .get('/:id', (c) => c.json(runView(eng, get(c.req.param('id')))))
     .post('/:id/cancel', (c) => { get(c.req.param('id')); return c.json(cancelRun(eng, c.req.param('id'))); })
-    .post('/:id/retry', (c) => { get(c.req.param('id')); return c.json(retryRun(eng, c.req.param('id')) as object, 201); })
+    .post('/:id/retry', (c) => { get(c.req.param('id')); return c.json(retryRun(eng, c.req.param('id'))); })
     .get('/:id/graph', (c) => {
       const run = get(c.req.param('id'));
       const format = c.req.query('format') ?? 'json';
