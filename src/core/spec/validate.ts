@@ -124,9 +124,11 @@ export function validateSpec(input: unknown, opts: ValidateOptions): PipelineSpe
   const parsed = v.safeParse(PipelineSchema, input, { abortEarly: false });
   if (!parsed.success) {
     const issues = parsed.issues.map((i) => describe(i));
-    const first = issues[0]!;
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-    throw new DroverError('invalid_spec', first.message + more, { path: first.path, issues });
+    // name every problem (up to a few), unknown keys first: they are the likeliest typo
+    const ordered = [...issues].sort((a, b) => Number(/unknown key/.test(b.message)) - Number(/unknown key/.test(a.message)));
+    const shown = ordered.slice(0, 3).map((i) => i.message).join('; ');
+    const more = issues.length > 3 ? ` (and ${issues.length - 3} more problem${issues.length > 4 ? 's' : ''})` : '';
+    throw new DroverError('invalid_spec', shown + more, { path: ordered[0]!.path, issues });
   }
   const raw: RawPipeline = parsed.output;
   const rr = raw.retries ?? {};
