@@ -38,6 +38,7 @@ export interface Store {
   runStageCounts(runId: string): Record<string, number>;
   groupRunCounts(groupId: string): Record<string, number>;
   groupHasActiveRuns(groupId: string): boolean;
+  countRunsWithStatus(pipeline: string, status: string): number;
   runHasActiveStages(runId: string): boolean;
   nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];

@@ -101,6 +101,9 @@ export class SqliteStore implements Store {
   }
   stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
   runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
+  countRunsWithStatus(pipeline: string, status: string) {
+    return (this.p('SELECT count(*) AS n FROM runs WHERE pipeline = ? AND status = ?').get(pipeline, status) as { n: number }).n;
+  }
   groupHasActiveRuns(groupId: string) {
     return !!this.p(`SELECT 1 FROM runs WHERE group_id = ? AND status IN ('queued', 'running') LIMIT 1`).get(groupId);
   }

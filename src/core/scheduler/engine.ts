@@ -12,7 +12,7 @@ import { isoNow } from '../ids.ts';
 import { DroverError, isStorageError } from '../errors.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
 import { validateSpec, type PipelineSpec } from '../spec/index.ts';
-import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission } from '../ports.ts';
+import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission, Blocker } from '../ports.ts';
 import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
@@ -337,6 +337,7 @@ export class Engine {
       let started: { prepared: PreparedJob; job: JobRow } | null | 'none' = 'none';
       for (const j of candidates) {
         if (this.executors.has(j.executor) && !this.hasSlot(j.executor)) continue;
+        if (this.heldByConcurrency(j, at)) continue;
         const admission = this.admit(j, at);
         if (admission === 'blocked') continue;
         started = admission === 'failed' ? null : this.isolated(j, at, () => this.startOne(j, at, now, admission));
@@ -373,6 +374,25 @@ export class Engine {
     return best;
   }
 
+  /** `concurrency: N` in a spec: a run that has not started waits while N runs of its pipeline run. */
+  private heldByConcurrency(job: JobRow, at: string): boolean {
+    const run = this.store.getRun(job.run_id);
+    if (!run || run.status !== 'queued') return false;
+    const limit = this.spec(run.pipeline, run.pipeline_version).concurrency;
+    if (!limit) return false;
+    const running = this.store.countRunsWithStatus(run.pipeline, 'running');
+    if (running < limit) return false;
+    this.noteBlocker(job, at, { code: 'pipeline_concurrency', message: `pipeline '${run.pipeline}' allows ${limit} run(s) at once and ${running} are running`, limit, running });
+    return true;
+  }
+
+  private noteBlocker(job: JobRow, at: string, blocker: Blocker): void {
+    const sig = JSON.stringify(blocker);
+    if (this.lastBlockerSig.get(job.id) === sig) return;
+    this.lastBlockerSig.set(job.id, sig);
+    this.store.addBlockers(job.id, at, JSON.stringify([blocker]));
+  }
+
   /** Ask the job's executor to reserve what it needs; 'blocked' keeps it queued, 'failed' has failed it. */
   private admit(job: JobRow, at: string): Admission | 'blocked' | 'failed' | null {
     const ex = this.executors.get(job.executor);
@@ -387,11 +407,7 @@ export class Engine {
       }
       return 'failed';
     }
-    const sig = JSON.stringify(a.blocker);
-    if (this.lastBlockerSig.get(job.id) !== sig) {
-      this.lastBlockerSig.set(job.id, sig);
-      this.store.addBlockers(job.id, at, JSON.stringify([a.blocker]));
-    }
+    this.noteBlocker(job, at, a.blocker);
     return 'blocked';
   }
 

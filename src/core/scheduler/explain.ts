@@ -40,6 +40,12 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     out.push({ code: 'executor_slots_full', message: `executor '${job.executor}' has ${used} of ${slots} slots in use`, executor: job.executor, used, slots });
   }
   for (const b of ex?.explain?.(job.id, null) ?? []) out.push(b);
+  const run = store.getRun(job.run_id);
+  const limit = run && run.status === 'queued' ? eng.spec(run.pipeline, run.pipeline_version).concurrency : undefined;
+  if (run && limit) {
+    const running = store.countRunsWithStatus(run.pipeline, 'running');
+    if (running >= limit) out.push({ code: 'pipeline_concurrency', message: `pipeline '${run.pipeline}' allows ${limit} run(s) at once and ${running} are running`, limit, running });
+  }
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
   return out;
 }
