@@ -13,13 +13,16 @@ import { newId, isoNow } from './core/ids.ts';
 import { newToken, hashToken } from './core/tokens.ts';
 import { builtinExecutors } from './plugins/registry.ts';
 import { createApp } from './server/app.ts';
+import { TriggerService, envSecrets } from './core/triggers/index.ts';
+import { AgentBroker } from './core/agents/broker.ts';
+import { createHub } from './ws/hub.ts';
 import { jsonLogger } from './log.ts';
 import type { Executor, Logger } from './core/ports.ts';
 import pkg from '../package.json';
 
 export interface ServeOptions {
   host: string; port: number; dataDir: string; workspaceRoot: string;
-  maxParallel?: number; gpuSlots?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
+  maxParallel?: number; gpuSlots?: number; leaseTtlMs?: number; rateLimit?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
   log?: Logger;
 }
 
@@ -72,12 +75,17 @@ export async function serve(o: ServeOptions) {
   const config: EngineConfig = {
     ...ENGINE_DEFAULTS, dataDir: o.dataDir, runsDir: join(o.dataDir, 'runs'), workspaceRoot: o.workspaceRoot,
     maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,
+    leaseTtlMs: o.leaseTtlMs ?? ENGINE_DEFAULTS.leaseTtlMs, leaseGraceMs: 2 * (o.leaseTtlMs ?? ENGINE_DEFAULTS.leaseTtlMs),
     batchWindowMs: Number(process.env.DROVER_BATCH_WINDOW_MS ?? ENGINE_DEFAULTS.batchWindowMs),
   };
   mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
   const bus = new Bus(log);
   const engine = new Engine({ store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config });
   await engine.start();
+  // schedules, topic events, webhooks, cost; subscribes to the bus before the engine's first tick.
+  // Webhook secrets: DROVER_SECRET_<NAME> of this process — TEMPORARY, until the secret store exists
+  const triggers = new TriggerService({ engine, bus, log: log.scope({ part: 'triggers' }), secrets: envSecrets(process.env) });
+  triggers.start();
 
   let heartbeatAt = startedAt;
   const beat = setInterval(() => {
@@ -90,16 +98,31 @@ export async function serve(o: ServeOptions) {
     } catch (err) { log.warn('heartbeat write failed', { err: String(err) }); }
   }, HEARTBEAT_MS);
 
-  const app = createApp({ engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody });
-  const server = Bun.serve({ hostname: o.host, port: o.port, fetch: app.fetch, idleTimeout: 120 });
+  const broker = new AgentBroker(engine, { leaseTtlMs: config.leaseTtlMs });
+  engine.queuedListeners.push(() => broker.notify());
+  let stopping = false;
+  const app = createApp({
+    engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers,
+  });
+  const hub = createHub({ engine, bus, log: log.scope({ part: 'ws' }) });
+  const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
+  hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;
   const serverFile = join(o.dataDir, 'server.json');
   writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, version: pkg.version, started_at: startedAt }) + '\n', { mode: 0o600 });
   process.stderr.write(`drover ${pkg.version} listening on ${url} (data dir ${o.dataDir}; admin token in ${join(o.dataDir, 'admin.token')})\n`);
 
+  /** Stop claiming and starting, make everything durable, and exit; detached jobs keep running for the next start. */
   function shutdown(code = 0) {
+    if (stopping) return;
+    stopping = true;
+    broker.close();
+    triggers.stop();
     engine.stop();
+    try { store.commits.flush(); } catch (err) { log.error('final fsync failed', { err: String(err) }); }
     clearInterval(beat);
+    hub.stop();
     server.stop(true);
     try {
       const cur = JSON.parse(readFileSync(serverFile, 'utf8'));

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Entry> = {
   why: ['explain why a job is not running', async () => (await import('./cli/why.ts')).whyCommand],
   graph: ['print a run\'s DAG (dot, mermaid, json)', async () => (await import('./cli/graph.ts')).graphCommand],
   queue: ['show the queue, executors and daemon heartbeat', async () => (await import('./cli/queue.ts')).queueCommand],
+  pipelines: ['list pipelines, or show one: schedule (next fire times), topic, webhook, cost', async () => (await import('./cli/pipelines.ts')).pipelinesCommand],
   gc: ['apply retention now (--dry-run to preview)', async () => (await import('./cli/gc.ts')).gcCommand],
   token: ['create, list or delete API tokens', async () => (await import('./cli/token.ts')).tokenCommand],
   secret: ['set, list or delete secrets', async () => {

@@ -1,5 +1,6 @@
-// `drover logs JOB [-f] [--command N]`: prints the stored (redacted) log; with -f keeps
-// polling by byte offset until the job ends, then exits 0 if it succeeded, else 1.
+// `drover logs JOB [-f] [--command N]`: prints the stored (redacted) log; with -f streams it live
+// over the WebSocket (resuming by byte offset after a reconnect) until the job ends, then exits 0
+// if it succeeded, else 1.
 import { intFlag } from './args.ts';
 import { defineCommand, requireKind } from './command.ts';
 import { followLog } from './follow.ts';

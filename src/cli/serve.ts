@@ -16,6 +16,8 @@ const FLAGS = {
   'max-body': { type: 'string', value: 'SIZE', help: 'largest request body (default 1M)' },
   'max-sweep': { type: 'string', value: 'N', help: 'most runs one submit may make (default 10000)' },
   'kill-grace': { type: 'string', value: 'DUR', help: 'time between TERM and KILL on cancel/timeout (default 10s)' },
+  'lease-ttl': { type: 'string', value: 'DUR', help: 'how long an agent holds a job without a heartbeat (default 30s)' },
+  'rate-limit': { type: 'string', value: 'N', help: 'requests per second per token, bursts of 4x; 0 = off (default 500; heartbeats, logs and completions are never limited)' },
   'allow-network-fs': { type: 'boolean', help: 'accept a data dir on NFS/Lustre/GPFS (SQLite WAL is unsafe there)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
@@ -34,16 +36,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const dataDir = resolve(f['data-dir'] ?? process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover'));
     const maxParallel = int(f['max-parallel'], 'max-parallel');
     if (maxParallel === 0) throw new CliError('drover serve: --max-parallel must be at least 1');
-    let maxBody = 1024 * 1024, killGraceMs = 10_000;
+    let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined;
     try {
       if (f['max-body']) maxBody = /^\d+$/.test(f['max-body']) ? Number(f['max-body']) : parseSize(f['max-body']) * 1024 * 1024;
       if (f['kill-grace']) killGraceMs = parseDuration(f['kill-grace']);
+      if (f['lease-ttl']) leaseTtlMs = parseDuration(f['lease-ttl']);
     } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
     const { serve } = await import('../bootstrap.ts');
     await serve({
       host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
       workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
-      maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, allowNetworkFs: f['allow-network-fs'],
+      maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {

@@ -26,12 +26,14 @@ export interface Stage extends Times {
 export interface Run extends Times {
   id: string; pipeline: string; group_id?: string | null; status: RunStatus; reason?: string | null;
   message?: string | null; priority?: number; params?: Record<string, unknown>;
-  trigger?: { kind: string; [k: string]: unknown }; stages?: Stage[];
+  trigger?: { kind: string; [k: string]: unknown }; stages?: Stage[]; cost?: Cost;
 }
 export interface Group extends Times {
   id: string; pipeline: string; status: GroupStatus; priority?: number; total: number;
-  counts: Partial<Record<RunStatus, number>>;
+  counts: Partial<Record<RunStatus, number>>; cost?: Cost;
 }
+/** Resource use of finished attempts (GET /runs/:id, /groups/:id, /pipelines/:name). */
+export interface Cost { cpu_seconds: number; wall_seconds: number; gpu_seconds: number; attempts: number }
 export interface Page<T> { items: T[]; next_cursor: string | null }
 export type SubmitResult = { run: Run } | { group: Group; runs: Run[] };
 export interface Preview {

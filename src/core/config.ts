@@ -15,6 +15,11 @@ export interface EngineConfig {
   idempotencyTtlMs: number;
   /** how long a tick waits for more completions so they share one commit */
   batchWindowMs: number;
+  /** agent leases: how long one lasts without a heartbeat, and the grace after our own restart */
+  leaseTtlMs: number;
+  leaseGraceMs: number;
+  /** the reaper's hard cap on a job's running time when it has no timeout */
+  backstopMs: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -23,4 +28,7 @@ export const ENGINE_DEFAULTS = {
   maxSweep: 10_000,
   idempotencyTtlMs: 1 * DAY,
   batchWindowMs: 0,
+  leaseTtlMs: 30 * SECOND,
+  leaseGraceMs: 60 * SECOND,
+  backstopMs: 30 * DAY,
 } as const;

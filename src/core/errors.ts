@@ -4,7 +4,7 @@
 export type ErrorCode =
   | 'invalid_spec' | 'invalid_request' | 'invalid_json' | 'workspace_escape' | 'rejected_by_validator'
   | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'illegal_transition' | 'idempotency_conflict'
-  | 'payload_too_large' | 'too_many_runs' | 'storage_unavailable' | 'shutting_down' | 'unknown_executor'
+  | 'payload_too_large' | 'too_many_runs' | 'storage_unavailable' | 'shutting_down' | 'unknown_executor' | 'rate_limited'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -12,7 +12,7 @@ const STATUS: Record<ErrorCode, number> = {
   unknown_executor: 400, too_many_runs: 400,
   unauthorized: 401, forbidden: 403, not_found: 404,
   conflict: 409, illegal_transition: 409, idempotency_conflict: 409,
-  payload_too_large: 413, storage_unavailable: 503, shutting_down: 503, internal: 500,
+  payload_too_large: 413, rate_limited: 429, storage_unavailable: 503, shutting_down: 503, internal: 500,
 };
 
 export class DroverError extends Error {

@@ -4,6 +4,7 @@ import type {
   GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, NewSubmission,
 } from './types.ts';
 import type { Resources } from './spec/types.ts';
+import type { TriggerStore } from './triggers/store.ts';
 
 export interface ListFilter { limit: number; cursor?: number | null; [col: string]: string | number | null | undefined }
 export interface Page<T> { items: T[]; next_cursor: number | null }
@@ -11,6 +12,8 @@ type Table = 'jobs' | 'stages' | 'runs' | 'groups';
 
 export interface Store {
   tx<T>(fn: () => T): T;
+  /** schedules, topic events, per-attempt cost (db/repos/triggers.ts) */
+  readonly triggers: TriggerStore;
   /** Resolves once every committed write is on stable storage; acknowledge writes only after it. */
   durable(): Promise<void>;
   transition(table: Table, id: string, from: string, to: string, patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
@@ -39,6 +42,11 @@ export interface Store {
   groupRunCounts(groupId: string): Record<string, number>;
   groupHasActiveRuns(groupId: string): boolean;
   countRunsWithStatus(pipeline: string, status: string): number;
+  retriesUsedByRun(runId: string): number;
+  queuedForAgent(executors: string[], nowMs: number, limit: number): JobRow[];
+  renewLease(id: string, token: string, expiresAt: number): boolean;
+  expiredLeases(nowMs: number): JobRow[];
+  extendLeases(minExpiry: number): number;
   runHasActiveStages(runId: string): boolean;
   nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];
@@ -96,6 +104,8 @@ export interface PreparedJob {
   timeoutMs: number | null;
   /** the text of job.sh, written by the scheduler before start() */
   scriptText?: string;
+  /** the job's group (a sweep): executors that batch (sbatch --array) batch within one group */
+  groupId?: string;
 }
 
 /** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */
@@ -105,9 +115,16 @@ export interface CommandResult { exit_code: number | null; started_at: string | 
 export interface JobResult { rc: number | null; commands: CommandResult[]; outputs: Record<string, string> }
 
 /** What an executor reports: a job that has ended (with its result files read), or is still alive. */
+/** How an attempt ended when the executor knows better than the exit code (Slurm's CANCELLED, TIMEOUT, NODE_FAIL…). */
+export interface ExitOutcome { status: 'succeeded' | 'failed' | 'canceled'; reason: string | null; message: string | null }
+
 export type Observation =
-  | { jobId: string; attempt: number; state: 'running' }
-  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string; retryAfterMs?: number };
+  /** `handle`: adopt() found a better handle than the stored one (recorded like a fresh start's) */
+  | { jobId: string; attempt: number; state: 'running'; handle?: Handle }
+  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string; retryAfterMs?: number; outcome?: ExitOutcome }
+  /** The executor restarted the job itself under the same handle (Slurm requeue): the attempt ends, the next
+   *  one is already running; `result` holds what the ended attempt left, `handle` replaces the stored one. */
+  | { jobId: string; attempt: number; state: 'requeued'; handle: Handle; reason: string; message: string; result?: JobResult };
 
 export interface Capacity { available: boolean; slots: number; reason?: string; [k: string]: unknown }
 
@@ -129,7 +146,9 @@ export type Admission =
 
 export interface Executor {
   name: string;
-  capabilities: { gpus: boolean; arrays: boolean; survivesServerRestart: boolean };
+  /** ownQueue: jobs go to a batch system with its own queue and limits (Slurm); they count against this
+   *  executor's slots (max submitted), not the global max_parallel */
+  capabilities: { gpus: boolean; arrays: boolean; survivesServerRestart: boolean; ownQueue?: boolean };
   init?(ctx: ExecutorContext): void;
   detect(): Promise<Capacity>;
   start(job: PreparedJob): Promise<Handle>;

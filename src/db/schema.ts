@@ -1,7 +1,7 @@
 // Every table as drizzle schema; status columns are typed from the state tuples in core/states.
 // The SQL that creates them is src/db/migrations/*.sql (checked in, applied at start).
-import { sqliteTable, text, integer, primaryKey } from 'drizzle-orm/sqlite-core';
-import { JOB_STATUSES, STAGE_STATUSES, RUN_STATUSES, GROUP_STATUSES } from '../core/states/index.ts';
+import { sqliteTable, text, integer, real, primaryKey } from 'drizzle-orm/sqlite-core';
+import { JOB_STATUSES, STAGE_STATUSES, RUN_STATUSES, GROUP_STATUSES, EVENT_STATUSES } from '../core/states/index.ts';
 
 export const pipelines = sqliteTable('pipelines', {
   name: text('name').notNull(),
@@ -152,3 +152,58 @@ export const daemon = sqliteTable('daemon', {
   heartbeatAt: text('heartbeat_at').notNull(),
   version: text('version').notNull(),
 });
+
+// v3: triggers (0003_triggers.sql)
+export const schedules = sqliteTable('schedules', {
+  pipeline: text('pipeline').primaryKey(),
+  cron: text('cron').notNull(),
+  timezone: text('timezone').notNull(),
+  handledMs: integer('handled_ms').notNull(),
+  lastFire: text('last_fire'),
+  skipped: integer('skipped').notNull(),
+  lastSkip: text('last_skip'),
+  lastError: text('last_error'),
+  updatedAt: text('updated_at').notNull(),
+});
+
+export const topicEvents = sqliteTable('topic_events', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  id: text('id').notNull().unique(),
+  topic: text('topic').notNull(),
+  payload: text('payload').notNull(),
+  dedupeKey: text('dedupe_key'),
+  createdAt: text('created_at').notNull(),
+});
+
+export const eventDeliveries = sqliteTable('event_deliveries', {
+  eventId: text('event_id').notNull(),
+  eventSeq: integer('event_seq').notNull(),
+  pipeline: text('pipeline').notNull(),
+  status: text('status', { enum: EVENT_STATUSES }).notNull(),
+  runs: integer('runs').notNull(),
+  runId: text('run_id'),
+  notBefore: integer('not_before'),
+  reason: text('reason'),
+  message: text('message'),
+  updatedAt: text('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.eventId, t.pipeline] })]);
+
+export const eventRuns = sqliteTable('event_runs', {
+  runId: text('run_id').primaryKey(),
+  eventId: text('event_id').notNull(),
+  pipeline: text('pipeline').notNull(),
+  createdMs: integer('created_ms').notNull(),
+});
+
+export const jobCosts = sqliteTable('job_costs', {
+  jobId: text('job_id').notNull(),
+  attempt: integer('attempt').notNull(),
+  runId: text('run_id').notNull(),
+  groupId: text('group_id').notNull(),
+  pipeline: text('pipeline').notNull(),
+  triggerKind: text('trigger_kind').notNull(),
+  cpuSeconds: real('cpu_seconds'),
+  wallSeconds: real('wall_seconds').notNull(),
+  gpuSeconds: real('gpu_seconds').notNull(),
+  at: text('at').notNull(),
+}, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);

@@ -5,12 +5,14 @@ import type { Store, ListFilter, Page } from '../core/ports.ts';
 import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
+import { TriggerRepo } from './repos/triggers.ts';
 import { GroupCommit } from './durability.ts';
 
 export class SqliteStore implements Store {
   private q: Record<string, ReturnType<Database['prepare']>> = {};
   private writeSubmission: (s: NewSubmission) => void;
   readonly transition: ReturnType<typeof transitionWriter>;
+  readonly triggers: TriggerRepo;
 
   readonly commits: GroupCommit;
 
@@ -19,6 +21,7 @@ export class SqliteStore implements Store {
     this.commits = new GroupCommit(file, () => (changes.get() as { n: number }).n);
     this.writeSubmission = submissionWriter(db);
     this.transition = transitionWriter(db, onIllegal);
+    this.triggers = new TriggerRepo(db, onIllegal);
   }
 
   private p(sql: string) {
@@ -101,6 +104,26 @@ export class SqliteStore implements Store {
   }
   stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
   runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
+  // leases (remote agents)
+  queuedForAgent(executors: string[], nowMs: number, limit: number) {
+    if (executors.length === 0) return [];
+    const marks = executors.map(() => '?').join(', ');
+    return this.p(`SELECT j.* FROM jobs j JOIN groups g ON g.id = j.group_id WHERE j.status = 'queued' AND g.status = 'running' AND j.executor IN (${marks}) AND (j.backoff_until IS NULL OR j.backoff_until <= ?) ORDER BY j.priority DESC, j.seq LIMIT ?`)
+      .all(...executors, nowMs, limit) as JobRow[];
+  }
+  renewLease(id: string, token: string, expiresAt: number) {
+    return this.p(`UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?`).run(expiresAt, id, token).changes === 1;
+  }
+  expiredLeases(nowMs: number) {
+    return this.p(`SELECT * FROM jobs WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ? ORDER BY seq`).all(nowMs) as JobRow[];
+  }
+  /** After a server outage: no lease expires before `minExpiry` (the agents could not reach us). */
+  extendLeases(minExpiry: number) {
+    return this.p(`UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ?`).run(minExpiry, minExpiry).changes;
+  }
+  retriesUsedByRun(runId: string) {
+    return (this.p('SELECT coalesce(sum(failures + lost), 0) AS n FROM jobs WHERE run_id = ?').get(runId) as { n: number }).n;
+  }
   countRunsWithStatus(pipeline: string, status: string) {
     return (this.p('SELECT count(*) AS n FROM runs WHERE pipeline = ? AND status = ?').get(pipeline, status) as { n: number }).n;
   }

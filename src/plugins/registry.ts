@@ -2,6 +2,8 @@
 // factory that satisfies core's Executor. External plugins (--plugins DIR) are added by loader.ts.
 import type { Executor } from '../core/ports.ts';
 import { createLocalExecutor } from './local/index.ts';
+import { createGpuExecutor } from './gpu/index.ts';
+import { slurmIfInstalled } from './slurm/index.ts';
 
 export interface ExecutorOptions {
   /** global parallel limit; the local executor's slots */
@@ -14,5 +16,7 @@ export interface ExecutorOptions {
 export function builtinExecutors(o: ExecutorOptions): Map<string, Executor> {
   const executors = new Map<string, Executor>();
   executors.set('local', createLocalExecutor({ slots: o.maxParallel }));
+  executors.set('gpu', createGpuExecutor({ slots: o.maxParallel, gpuSlots: o.gpuSlots }));
+  const slurm = slurmIfInstalled(); if (slurm) executors.set(slurm.name, slurm);
   return executors;
 }

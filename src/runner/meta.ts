@@ -1,5 +1,5 @@
 // Reads what job.sh left behind: per-command meta files, log sizes, outputs.env and the
-// `__DROVER_RC=` / `__DROVER_PID=` marker lines in job.out. Missing files mean "did not run".
+// `__DROVER_RC=` / `__DROVER_PID=` / `__DROVER_TIMES` marker lines in job.out. Missing files mean "did not run".
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobResult, CommandResult } from '../core/ports.ts';
@@ -19,6 +19,17 @@ export function readMarkers(dir: string): { rc: number | null; pid: number | nul
   const rc = /__DROVER_RC=(\d+)/.exec(out);
   const pid = /__DROVER_PID=(\d+)/.exec(out);
   return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null };
+}
+
+/** CPU seconds of the job, from the `__DROVER_TIMES <self user> <self sys>\n<children user> <children sys>`
+ *  lines job.sh prints with bash's `times` before it exits; null when absent (killed, older runner, remote agent). */
+export function readCpuTimes(dir: string): { user: number; sys: number; children_user: number; children_sys: number } | null {
+  const out = readText(join(dir, 'job.out'));
+  const t = '(\\d+)m(\\d+(?:[.,]\\d+)?)s';
+  const m = out ? new RegExp(`__DROVER_TIMES ${t} ${t}\\s+${t} ${t}`).exec(out) : null;
+  if (!m) return null;
+  const sec = (i: number) => Number(m[i]) * 60 + Number(m[i + 1]!.replace(',', '.'));
+  return { user: sec(1), sys: sec(3), children_user: sec(5), children_sys: sec(7) };
 }
 
 export function readCommandResult(dir: string, i: number): CommandResult {

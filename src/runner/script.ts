@@ -1,13 +1,16 @@
 // Generates job.sh, the one runner script every executor uses. For each command it appends the
 // command's output to logs/<n>.log (0600), writes meta/<n>.json {exit_code, started_at, ended_at},
-// honors allow_failure, and ends by printing `__DROVER_RC=<n>` into job.out (its own stdout and stderr,
-// redirected by the script itself so the server opens no file for it).
+// honors allow_failure, and ends by printing `__DROVER_TIMES` (bash's `times`: CPU use) and
+// `__DROVER_RC=<n>` into job.out (its own stdout and stderr, redirected by the script itself so the
+// server opens no file for it).
 // Every value that reaches the script goes through shellQuote; commands run via `eval` of one
 // quoted word inside a subshell, so a syntax error in one command cannot break the runner.
 import { shellQuote } from './quote.ts';
 
 export interface ScriptInput {
-  jobId: string; attempt: number; dir: string; workdir: string;
+  /** dir/workdir null: a portable script for a remote agent, which sets DROVER_JOB_DIR (and may set
+   *  DROVER_WORKDIR) in the environment it runs the script with */
+  jobId: string; attempt: number; dir: string | null; workdir: string | null;
   /** a line written at the top of the first command's log (e.g. the device the job got) */
   preamble?: string;
   /** the umask commands run with (the runner's own files are 0600 regardless) */
@@ -17,17 +20,21 @@ export interface ScriptInput {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** CPU use: bash's `times` builtin (no extra process) prints the runner's and its children's user/sys
+ *  times into job.out just before the exit marker; runner/meta.ts reads it back (readCpuTimes). */
+const TIMES = "printf '__DROVER_TIMES '; times";
 
 export function renderScript(s: ScriptInput): string {
   const lines = [
     '#!/bin/bash',
     `# drover job runner (generated) — job ${s.jobId} attempt ${s.attempt}`,
     'umask 077',
-    `__D=${shellQuote(s.dir)}`,
+    s.dir === null ? '__D="$DROVER_JOB_DIR"' : `__D=${shellQuote(s.dir)}`,
     'exec >>"$__D/job.out" 2>&1 </dev/null',
     'echo "__DROVER_PID=$$"',
-    `cd ${shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/logs/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
+    `cd ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/logs/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
   ];
+  if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env"');
   for (const [k, v] of Object.entries(s.env)) {
     if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
     lines.push(`export ${k}=${shellQuote(v)}`);
@@ -44,8 +51,8 @@ export function renderScript(s: ScriptInput): string {
   if (s.preamble) lines.push(`printf '%s\\n' ${shellQuote(s.preamble)} >>"$__D/logs/0.log"`);
   s.commands.forEach((c, i) => {
     const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
-    lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
+    lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
   });
-  lines.push('echo "__DROVER_RC=0"', 'exit 0', '');
+  lines.push(TIMES, 'echo "__DROVER_RC=0"', 'exit 0', '');
   return lines.join('\n');
 }

@@ -12,9 +12,15 @@ import { pipelinesRoutes } from './routes/pipelines.ts';
 import { tokensRoutes } from './routes/tokens.ts';
 import { queueRoutes, eventsRoutes } from './routes/queue.ts';
 import { renderMetrics } from './metrics.ts';
+import { agentClaimRoutes, agentJobRoutes } from './routes/agents.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
+import { webRoutes } from '../web/routes.ts';
+import { topicsRoutes } from './routes/topics.ts';
+import { hooksRoutes } from './routes/hooks.ts';
+import type { TriggerService } from '../core/triggers/index.ts';
 import type { ServerDeps } from './deps.ts';
 
-export function createApp(d: ServerDeps) {
+export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   const app = new Hono();
   app.onError(onError(d.log));
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
@@ -39,16 +45,34 @@ export function createApp(d: ServerDeps) {
       try { await store.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
     }
   });
+  api.use('*', rateLimit({ perSecond: d.rateLimit ?? 500 }));
+  api.use('*', async (c, next) => {
+    if (d.shuttingDown?.() && c.req.method === 'POST' && (c.req.path.endsWith('/runs') || c.req.path.endsWith('/agents/claim'))) {
+      throw new DroverError('shutting_down', 'the server is shutting down; retry against the next one');
+    }
+    await next();
+  });
+  // agent endpoints come before the read/write role check: they need the agent permission instead
+  api.use('/agents/*', need('agent'));
+  api.use('/jobs/:id/heartbeat', need('agent'));
+  api.use('/jobs/:id/complete', need('agent'));
+  api.on('POST', '/jobs/:id/logs', need('agent'));
+  api.route('/agents', agentClaimRoutes(d.broker));
+  api.route('/jobs', agentJobRoutes(d.broker));
   api.use('/tokens/*', need('admin'));
   api.use('/tokens', need('admin'));
   api.use('*', byMethod());
   api.route('/runs', runsRoutes(d));
   api.route('/jobs', jobsRoutes(d));
   api.route('/groups', groupsRoutes(d));
-  api.route('/pipelines', pipelinesRoutes(d));
+  api.route('/pipelines', pipelinesRoutes(d, d.triggers));
+  if (d.triggers) api.route('/topics', topicsRoutes(d, d.triggers));
   api.route('/tokens', tokensRoutes(d));
   api.route('/queue', queueRoutes(d));
   api.route('/events', eventsRoutes(d));
+  // webhooks carry a signature instead of a bearer token: mounted ahead of the api's token check
+  if (d.triggers) app.route('/api/v1/hooks', hooksRoutes(d, d.triggers));
   app.route('/api/v1', api);
+  app.route('/', webRoutes()); // the web page and its embedded assets (no token: they hold no data)
   return app;
 }

@@ -1,6 +1,7 @@
 // What every route gets: the engine (and through it the store), the logger, daemon facts.
 import type { Engine } from '../core/scheduler/engine.ts';
 import type { Logger } from '../core/ports.ts';
+import type { AgentBroker } from '../core/agents/broker.ts';
 
 export interface ServerDeps {
   engine: Engine;
@@ -8,6 +9,11 @@ export interface ServerDeps {
   version: string;
   daemon: { pid: number; started_at: string; heartbeatAt(): string };
   maxBody: number;
+  broker: AgentBroker;
+  /** requests per second per token (0: no limit) */
+  rateLimit?: number;
+  /** set once SIGTERM arrived: new submits and claims get 503 */
+  shuttingDown?: () => boolean;
 }
 
 export function limitOf(q: string | undefined, dflt = 50, max = 1000): number {

@@ -17,5 +17,9 @@ export function renderMetrics(d: ServerDeps): string {
     '# HELP drover_process_resident_bytes server RSS', '# TYPE drover_process_resident_bytes gauge', `drover_process_resident_bytes ${process.memoryUsage.rss()}`,
   ];
   for (const ex of d.engine.executors.values()) lines.push(...(ex.metrics?.() ?? []));
+  lines.push('# HELP drover_reaper_total jobs the reaper acted on, by tier', '# TYPE drover_reaper_total counter');
+  for (const [tier, n] of Object.entries(d.engine.reaper)) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
+  lines.push('# HELP drover_agent_total agent protocol events', '# TYPE drover_agent_total counter');
+  for (const [what, n] of Object.entries(d.broker.counters)) lines.push(`drover_agent_total{event="${what}"} ${n}`);
   return lines.join('\n') + '\n';
 }

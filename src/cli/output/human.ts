@@ -1,7 +1,7 @@
 // Human Output: compact aligned tables and trees for people at a terminal. Ids go first
 // on each line so they can be copied; decoration that scripts don't want goes to stderr.
 import { age, dim, elapsed, kv, outline, status, table, time } from '../format.ts';
-import type { Group, Job, Output, Page, Preview, Queue, Run, Token, Why } from '../types.ts';
+import type { Cost, Group, Job, Output, Page, Preview, Queue, Run, Token, Why } from '../types.ts';
 
 const w = (s: string) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 const note = (s: string) => void process.stderr.write(s + '\n');
@@ -9,6 +9,9 @@ const why = (o: { reason?: string | null; message?: string | null }) =>
   [o.reason, o.message].filter(Boolean).join(': ');
 const STALE_HEARTBEAT_MS = 30_000;
 const count = (v: number | unknown[] | undefined) => (Array.isArray(v) ? v.length : v ?? 0);
+/** `cpu 1.23s  wall 4.5s  gpu 0s  (2 attempts)` — seconds summed over finished attempts. */
+export const costLine = (c: Cost) =>
+  `cpu ${c.cpu_seconds}s  wall ${c.wall_seconds}s  gpu ${c.gpu_seconds}s  ${dim(`(${c.attempts} attempt${c.attempts === 1 ? '' : 's'})`)}`;
 
 function groupCounts(g: Group): string {
   const parts = Object.entries(g.counts ?? {}).filter(([, n]) => n).map(([s, n]) => `${n} ${status(s)}`);
@@ -35,6 +38,7 @@ function runTree(run: Run): string {
   if (run.group_id) s += `  group    ${run.group_id}\n`;
   if (run.params && Object.keys(run.params).length) s += `  params   ${kv(run.params)}\n`;
   if (run.trigger) s += `  trigger  ${run.trigger.kind}\n`;
+  if (run.cost) s += `  cost     ${costLine(run.cost)}\n`;
   s += `  created  ${time(run.created_at)}${run.ended_at ? `  ended ${time(run.ended_at)}` : ''}\n`;
   for (const st of run.stages ?? []) {
     const needs = st.needs?.length ? dim(` (needs ${st.needs.join(', ')})`) : '';
@@ -84,7 +88,7 @@ export function humanOutput(): Output {
     },
     run: (run) => w(runTree(run)),
     group(g, runs) {
-      w(`group ${g.id}  ${status(g.status)}  ${g.pipeline}  ${groupCounts(g)}\n  created  ${time(g.created_at)}${g.ended_at ? `  ended ${time(g.ended_at)}` : ''}`);
+      w(`group ${g.id}  ${status(g.status)}  ${g.pipeline}  ${groupCounts(g)}\n  created  ${time(g.created_at)}${g.ended_at ? `  ended ${time(g.ended_at)}` : ''}${g.cost ? `\n  cost     ${costLine(g.cost)}` : ''}`);
       if (runs?.items.length) w(runRows(runs.items));
       if (runs?.next_cursor) note(dim(`more: drover ls runs --group ${g.id} --cursor ${runs.next_cursor}`));
     },

@@ -12,7 +12,7 @@ import { isoNow } from '../ids.ts';
 import { DroverError, isStorageError } from '../errors.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
 import { validateSpec, type PipelineSpec } from '../spec/index.ts';
-import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission, Blocker } from '../ports.ts';
+import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission, ExitOutcome, Blocker, JobResult } from '../ports.ts';
 import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
@@ -33,9 +33,12 @@ export class Engine {
   /** jobs running per executor, and in all (mirrors the DB; rebuilt at start) */
   readonly running = new Map<string, number>();
   runningTotal = 0;
+  /** running jobs that count toward max_parallel (all but those of ownQueue executors such as Slurm) */
+  runningLimited = 0;
   readonly slots = new Map<string, number>();
   private ready = new Map<string, { priority: number; served: number }>();
   private parked = new Map<string, number>();
+  private startedThisTick: JobRow[] = [];
   private servedCounter = 0;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
@@ -49,6 +52,9 @@ export class Engine {
   private lastBlockerSig = new Map<string, string>();
   stopped = false;
   storageError: string | null = null;
+  /** called whenever jobs become queued (the agent broker wakes its long-polls) */
+  readonly queuedListeners: (() => void)[] = [];
+  readonly reaper = { reaped: 0, deferred: 0, backstop: 0, errors: 0 };
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
@@ -70,6 +76,8 @@ export class Engine {
       this.slots.set(name, cap.available ? cap.slots : 0);
       this.running.set(name, 0);
     }
+    // leases get a grace period from our own restart: agents could not reach a dead server
+    this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     await this.adoptRunning();
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) this.pollLoop(name, ex);
@@ -90,7 +98,7 @@ export class Engine {
         const jobs = this.store.runningJobsOf(name).filter((j) => j.handle);
         if (jobs.length) {
           const obs = await ex.poll(jobs.map((j) => ({ jobId: j.id, attempt: j.attempt, handle: JSON.parse(j.handle!) as Handle })));
-          const ended = obs.filter((o) => o.state === 'exited');
+          const ended = obs.filter((o) => o.state !== 'running');
           if (ended.length) { this.observations.push(...ended); this.wake(); }
         }
       } catch (err) {
@@ -104,6 +112,7 @@ export class Engine {
   /** Re-adopt jobs that were running when the previous server died: none lost, none run twice. */
   private async adoptRunning(): Promise<void> {
     for (const job of this.store.jobsWithStatus('running')) {
+      if (job.lease_token) continue; // held by a remote agent: its lease decides
       this.countStart(job.executor);
       const ex = this.executors.get(job.executor);
       if (job.device && ex?.readmit) ex.readmit(job.id, JSON.parse(job.device));
@@ -114,7 +123,8 @@ export class Engine {
       }
       const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => ({ jobId: job.id, attempt: job.attempt, state: 'exited' as const, result: { rc: null, commands: [], outputs: {} }, lostReason: String(e) }));
       this.log.info('re-adopted job', { jobId: job.id, state: obs.state });
-      if (obs.state === 'exited') this.observations.push(obs);
+      if (obs.state !== 'running') this.observations.push(obs);
+      else if (obs.handle) this.handles.push({ jobId: job.id, attempt: job.attempt, handle: obs.handle });
     }
   }
 
@@ -149,12 +159,13 @@ export class Engine {
     const now = this.clock.now();
     const at = isoNow(now);
     let starts: { prepared: PreparedJob; job: JobRow }[] = [];
+    this.startedThisTick = [];
     try {
       starts = this.store.tx(() => {
         for (const o of obs) this.isolated(this.store.getJob(o.jobId), at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
-        if (periodic) this.enforceDeadlines(now);
+        if (periodic) { this.enforceDeadlines(now); this.reap(now, at); }
         return this.startWithinLimits(at, now, periodic);
       });
       this.storageError = null;
@@ -162,6 +173,8 @@ export class Engine {
       // nothing of this tick was committed: keep its inputs for the next one
       this.observations.unshift(...obs); this.handles.unshift(...handles);
       this.runsEnded = []; this.cancels = [];
+      // the starts of this tick were rolled back: give back their slots and reservations (GPUs)
+      for (const j of this.startedThisTick.splice(0)) this.countEnd(j.executor, j.id);
       this.storageError = String(err);
       this.log.error('scheduler tick failed; will retry', { err: String(err), storage: isStorageError(err) });
       return;
@@ -228,12 +241,13 @@ export class Engine {
   // ---- step: apply observations ----
 
   private applyObservation(o: Observation, at: string, now: number): void {
-    if (o.state !== 'exited') return;
+    if (o.state === 'running') return;
     const job = this.store.getJob(o.jobId);
     if (!job || job.status !== 'running' || job.attempt !== o.attempt) {
       this.log.warn('ignored a stale observation', { jobId: o.jobId, attempt: o.attempt, status: job?.status });
       return;
     }
+    if (o.state === 'requeued') { this.requeueInPlace(job, o, at, now); return; }
     this.countEnd(job.executor, job.id);
     if (o.lostReason === 'never_started') {
       // the server died between committing "running" and spawning: the job never ran, so run it now
@@ -243,17 +257,38 @@ export class Engine {
       if (until) setTimeout(() => { this.rebuildReady(); this.wake(); }, o.retryAfterMs! + 5).unref?.();
       return;
     }
-    const r = o.result;
+    this.finishRunning(job, o.result, o.lostReason, at, now, o.outcome);
+  }
+
+  /** The executor restarted the job itself under the same handle (Slurm requeue): this attempt ends, the next
+   *  one is running already (running → queued → running in one transaction; no new start, no slot change). */
+  private requeueInPlace(job: JobRow, o: Extract<Observation, { state: 'requeued' }>, at: string, now: number): void {
+    o.result?.commands.forEach((c, idx) => this.store.insertCommand({ job_id: job.id, attempt: job.attempt, idx, ...c }));
+    this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: o.reason, message: o.message, exit_code: null, ended_at: at });
+    const next = job.attempt + 1;
+    const back = { attempt: next, reason: o.reason, message: o.message, handle: JSON.stringify(o.handle), queued_at: at };
+    if (!this.store.transition('jobs', job.id, 'running', 'queued', back, { at, attempt: job.attempt, runId: job.run_id })) return;
+    const timeout = this.timeoutOf(job);
+    this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: timeout ? now + timeout : null }, { at, attempt: next, runId: job.run_id });
+    this.store.insertAttempt({ job_id: job.id, attempt: next, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
+  }
+
+  /**
+   * The one finalization of an attempt: commands, status (or a retry), roll-up to stage/run/group.
+   * Runs inside the caller's transaction; local exits and agent completions both end here.
+   */
+  finishRunning(job: JobRow, r: JobResult, lostReason: string | undefined, at: string, now: number, outcome?: ExitOutcome): void {
     r.commands.forEach((c, idx) => this.store.insertCommand({ job_id: job.id, attempt: job.attempt, idx, ...c }));
     let status: 'succeeded' | 'failed' | 'canceled';
     let reason: string | null = null;
     let message: string | null = null;
     if (job.stop_reason === 'canceled') { status = 'canceled'; reason = 'canceled'; message = 'canceled by request'; }
     else if (job.stop_reason === 'timeout') { status = 'failed'; reason = 'timeout'; message = `timed out after ${this.timeoutOf(job)} ms`; }
+    else if (outcome) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
     else if (r.rc === 0) status = 'succeeded';
     else if (r.rc === null) {
-      status = 'failed'; reason = o.lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
-      message = o.lostReason ?? 'the job ended without reporting a result (killed from outside?)';
+      status = 'failed'; reason = lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
+      message = lostReason ?? 'the job ended without reporting a result (killed from outside?)';
     } else {
       status = 'failed'; reason = 'exit_code';
       const failed = r.commands.findIndex((c) => c.exit_code !== null && c.exit_code !== 0);
@@ -266,17 +301,23 @@ export class Engine {
     rollUpStage(this.rollupCtx(at), job.stage_id);
   }
 
-  private retry(job: JobRow, reason: string, message: string, at: string, now: number): boolean {
+  retry(job: JobRow, reason: string, message: string, at: string, now: number): boolean {
     const spec = this.specOfRun(job.run_id);
     const policy = spec.stages[job.stage_idx]!.jobs[job.job_idx]!.retries ?? spec.retries;
     if (!RETRYABLE.has(reason)) return false;
     const lost = reason === 'lost';
     if (lost ? job.lost >= policy.lost : job.failures >= policy.max) return false;
+    const budget = spec.retries.budget;
+    if (budget !== undefined && this.store.retriesUsedByRun(job.run_id) >= budget) {
+      this.log.info('run retry budget spent; not retrying', { jobId: job.id, runId: job.run_id, budget });
+      return false;
+    }
     const failures = job.failures + (lost ? 0 : 1);
     const until = now + backoffDelay(policy, failures + job.lost + (lost ? 1 : 0));
     const ok = this.store.transition('jobs', job.id, 'running', 'queued', {
       attempt: job.attempt + 1, failures, lost: job.lost + (lost ? 1 : 0), backoff_until: until, queued_at: at,
       reason, message: `${message}; retrying (attempt ${job.attempt + 1})`, handle: null, stop_reason: null, deadline_at: null, exit_code: null,
+      lease_token: null, lease_expires_at: null,
     }, { at, attempt: job.attempt, runId: job.run_id });
     if (ok) {
       this.store.addBlockers(job.id, at, JSON.stringify([{ code: 'backoff_until', message: `retry backoff until ${isoNow(until)}`, until: isoNow(until) }]));
@@ -301,6 +342,7 @@ export class Engine {
         const cur = this.store.getJob(job.id);
         if (cur && (cur.status === 'queued' || cur.status === 'running')) {
           if (cur.status === 'running') this.countEnd(cur.executor, cur.id);
+          else this.executors.get(cur.executor)?.release?.(cur.id); // it may have been admitted (GPUs) before failing
           this.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at }, { at, attempt: cur.attempt, runId: cur.run_id });
           try { rollUpStage(this.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
         }
@@ -313,6 +355,44 @@ export class Engine {
     this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
     const job = this.store.getJob(h.jobId);
     if (job?.status === 'running' && job.attempt === h.attempt && job.stop_reason) this.cancels.push({ handle: h.handle });
+  }
+
+  // ---- step: the reaper ----
+
+  /**
+   * Tier (a): leases past expiry → the attempt is lost (retried while retries.lost allows, else failed
+   * `lost`). Tier (c): a backstop on total running time, for a job whose process will not die or whose
+   * agent never comes back. (Tier (b), a finished job whose finalization stalled, cannot arise here:
+   * finalization is one transaction, and a second observation of the same attempt is ignored.)
+   * Each row in its own savepoint; the tick never throws for one bad row.
+   */
+  private reap(now: number, at: string): void {
+    for (const job of this.store.expiredLeases(now)) {
+      this.isolated(job, at, () => {
+        const msg = `lease expired at ${isoNow(job.lease_expires_at!)} (no heartbeat from the agent)`;
+        this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'lost', message: msg, exit_code: null, ended_at: at });
+        if (!this.retry(job, 'lost', msg, at, now)) {
+          if (this.store.transition('jobs', job.id, 'running', 'failed', { reason: 'lost', message: msg, ended_at: at, lease_token: null, lease_expires_at: null }, { at, attempt: job.attempt, runId: job.run_id })) {
+            rollUpStage(this.rollupCtx(at), job.stage_id);
+          }
+        }
+        this.reaper.reaped++;
+      });
+    }
+    for (const job of this.store.jobsWithStatus('running')) {
+      const limit = job.deadline_at !== null ? job.deadline_at + 3 * this.config.killGraceMs + 60_000 : Date.parse(job.started_at ?? at) + this.config.backstopMs;
+      if (now <= limit) continue;
+      this.isolated(job, at, () => {
+        if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
+        if (!job.lease_token) this.countEnd(job.executor, job.id);
+        const msg = `still running past the backstop (${isoNow(limit)}); killed and failed`;
+        this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'backstop', message: msg, exit_code: null, ended_at: at });
+        if (this.store.transition('jobs', job.id, 'running', 'failed', { reason: 'backstop', message: msg, ended_at: at, lease_token: null }, { at, attempt: job.attempt, runId: job.run_id })) {
+          rollUpStage(this.rollupCtx(at), job.stage_id);
+        }
+        this.reaper.backstop++;
+      });
+    }
   }
 
   // ---- step: deadlines ----
@@ -330,13 +410,16 @@ export class Engine {
 
   private startWithinLimits(at: string, now: number, periodic: boolean): { prepared: PreparedJob; job: JobRow }[] {
     const starts: { prepared: PreparedJob; job: JobRow }[] = [];
-    while (this.runningTotal < this.config.maxParallel && this.ready.size > 0) {
+    while (this.ready.size > 0 && (this.runningLimited < this.config.maxParallel || this.ownQueueRoom())) {
       const groupId = this.pickGroup();
       if (!groupId) break;
+      if (this.store.getGroup(groupId)?.status !== 'running') { this.dropReady(groupId); continue; } // paused or ended
       const candidates = this.store.nextQueued(groupId, 32, now);
       let started: { prepared: PreparedJob; job: JobRow } | null | 'none' = 'none';
-      for (const j of candidates) {
+      for (const j of this.candidatesOf(groupId, candidates, now)) {
+        if (j.executor === 'agent') continue; // only remote agents claim these
         if (this.executors.has(j.executor) && !this.hasSlot(j.executor)) continue;
+        if (this.limited(j.executor) && this.runningLimited >= this.config.maxParallel) continue;
         if (this.heldByConcurrency(j, at)) continue;
         const admission = this.admit(j, at);
         if (admission === 'blocked') continue;
@@ -352,9 +435,18 @@ export class Engine {
       if (g) g.served = ++this.servedCounter; // (the group may just have ended and left the ready set)
       if (started) starts.push(started);
     }
-    if (periodic && this.runningTotal >= this.config.maxParallel) this.noteLimitBlockers(at);
+    if (periodic && this.runningLimited >= this.config.maxParallel) this.noteLimitBlockers(at);
     if (this.ready.size === 0 && starts.length === 0) this.rebuildReadyLater();
     return starts;
+  }
+
+  /**
+   * The queued jobs of a group to try, in order: a window of 32, and only when all of those were held
+   * back (every GPU busy, agent-only…) a wider one, so held jobs never block the jobs queued behind them.
+   */
+  private *candidatesOf(groupId: string, first: JobRow[], now: number): Generator<JobRow> {
+    yield* first;
+    if (first.length === 32) yield* this.store.nextQueued(groupId, 1024, now).slice(32);
   }
 
   private rebuildPending = false;
@@ -378,6 +470,13 @@ export class Engine {
   private heldByConcurrency(job: JobRow, at: string): boolean {
     const run = this.store.getRun(job.run_id);
     if (!run || run.status !== 'queued') return false;
+    // schedule `overlap: queue`: the run's trigger names the previous scheduled run; wait until it has ended
+    const after = run.trigger.includes('"after"') ? (JSON.parse(run.trigger) as { after?: unknown }).after : undefined;
+    const prev = typeof after === 'string' ? this.store.getRun(after) : null;
+    if (prev && (prev.status === 'queued' || prev.status === 'running')) {
+      this.noteBlocker(job, at, { code: 'previous_run', message: `waits for the previous scheduled run ${prev.id} (${prev.status}) to end (schedule overlap: queue)`, run: prev.id });
+      return true;
+    }
     const limit = this.spec(run.pipeline, run.pipeline_version).concurrency;
     if (!limit) return false;
     const running = this.store.countRunsWithStatus(run.pipeline, 'running');
@@ -411,11 +510,22 @@ export class Engine {
     return 'blocked';
   }
 
+  /** Jobs of ownQueue executors (Slurm) wait in their batch system's queue, outside max_parallel. */
+  limited(executor: string): boolean { return !this.executors.get(executor)?.capabilities.ownQueue; }
+  private ownQueueRoom(): boolean {
+    for (const [name, ex] of this.executors) if (ex.capabilities.ownQueue && this.hasSlot(name)) return true;
+    return false;
+  }
+
   private hasSlot(executor: string): boolean {
     return (this.running.get(executor) ?? 0) < (this.slots.get(executor) ?? 0);
   }
 
-  private startOne(job: JobRow, at: string, now: number, admission: Admission | null = null): { prepared: PreparedJob; job: JobRow } | null {
+  /**
+   * Start one queued job: checks, job folder, queued → running, roll-up. `lease` makes it a remote
+   * agent's claim instead: a portable script, and a lease token + expiry instead of a local process.
+   */
+  startOne(job: JobRow, at: string, now: number, admission: Admission | null = null, lease?: { token: string; expiresAt: number }): { prepared: PreparedJob; job: JobRow } | null {
     const run = this.store.getRun(job.run_id)!;
     const ctx = this.rollupCtx(at);
     const granted = admission && admission.ok ? admission : null;
@@ -427,7 +537,7 @@ export class Engine {
       }
       return null;
     };
-    if (!this.executors.has(job.executor)) return fail('executor_unavailable', `executor '${job.executor}' is not loaded in this server`);
+    if (!lease && !this.executors.has(job.executor)) return fail('executor_unavailable', `executor '${job.executor}' is not loaded in this server`);
     const spec = this.specOfRun(run.id);
     const stages = this.store.stagesOfRun(run.id);
     let inputs: Record<string, unknown> = {};
@@ -439,7 +549,7 @@ export class Engine {
     }
     let prepared: PreparedJob;
     try {
-      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine });
+      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease });
       writeJobFiles(prepared);
     } catch (err) {
       if (err instanceof PrepareFailure) return fail(err.reason, err.message);
@@ -448,7 +558,8 @@ export class Engine {
     }
     const deadline = prepared.timeoutMs ? now + prepared.timeoutMs : null;
     const device = granted?.device ? JSON.stringify(granted.device) : null;
-    if (!this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: deadline, backoff_until: null, handle: null, device }, { at, attempt: job.attempt, runId: job.run_id })) {
+    const leaseFields = lease ? { lease_token: lease.token, lease_expires_at: lease.expiresAt } : {};
+    if (!this.store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: deadline, backoff_until: null, handle: null, device, ...leaseFields }, { at, attempt: job.attempt, runId: job.run_id })) {
       if (granted) this.executors.get(job.executor)?.release?.(job.id);
       return null;
     }
@@ -456,7 +567,10 @@ export class Engine {
     this.store.addBlockers(job.id, at, '[]');
     if (st.status === 'pending') this.store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
     if (run.status === 'queued') this.store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });
-    this.countStart(job.executor);
+    if (!lease) {
+      this.countStart(job.executor); // agents' jobs run on their machines, outside max_parallel
+      this.startedThisTick.push(job);
+    }
     return { prepared, job };
   }
 
@@ -468,30 +582,38 @@ export class Engine {
       const sig = `max_parallel:${this.config.maxParallel}`;
       if (this.lastBlockerSig.get(head.id) === sig) continue;
       this.lastBlockerSig.set(head.id, sig);
-      this.store.addBlockers(head.id, at, JSON.stringify([{ code: 'max_parallel', message: `${this.runningTotal} of ${this.config.maxParallel} parallel slots in use`, running: this.runningTotal, limit: this.config.maxParallel }]));
+      this.store.addBlockers(head.id, at, JSON.stringify([{ code: 'max_parallel', message: `${this.runningLimited} of ${this.config.maxParallel} parallel slots in use`, running: this.runningLimited, limit: this.config.maxParallel }]));
     }
   }
 
   // ---- helpers shared with control.ts ----
 
-  countStart(executor: string): void { this.running.set(executor, (this.running.get(executor) ?? 0) + 1); this.runningTotal++; }
+  countStart(executor: string): void {
+    this.running.set(executor, (this.running.get(executor) ?? 0) + 1); this.runningTotal++;
+    if (this.limited(executor)) this.runningLimited++;
+  }
   countEnd(executor: string, jobId?: string): void {
     if (jobId) {
       try { this.executors.get(executor)?.release?.(jobId); } catch (err) { this.log.warn('executor release failed', { jobId, err: String(err) }); }
     }
     this.running.set(executor, Math.max(0, (this.running.get(executor) ?? 0) - 1));
     this.runningTotal = Math.max(0, this.runningTotal - 1);
+    if (this.limited(executor)) this.runningLimited = Math.max(0, this.runningLimited - 1);
     for (const [g, priority] of this.parked) if (!this.ready.has(g)) this.ready.set(g, { priority, served: 0 });
     this.parked.clear();
   }
 
+  logError(msg: string, data: Record<string, unknown>): void { this.log.error(msg, data); }
+  logWarn(msg: string, data: Record<string, unknown>): void { this.log.warn(msg, data); }
+
   onQueued(groupId: string): void {
+    for (const l of this.queuedListeners) l();
     const g = this.store.getGroup(groupId);
     if (!g || g.status === 'paused') return;
     const cur = this.ready.get(groupId);
     if (!cur) this.ready.set(groupId, { priority: g.priority, served: 0 });
   }
-  dropReady(groupId: string): void { this.ready.delete(groupId); }
+  dropReady(groupId: string): void { this.ready.delete(groupId); this.parked.delete(groupId); }
   queueCancel(handle: Handle): void { this.cancels.push({ handle }); }
 
   rollupCtx(at: string): RollupCtx {

@@ -31,8 +31,8 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     out.push({ code: 'backoff_until', message: `retry backoff until ${new Date(job.backoff_until).toISOString()}`, until: new Date(job.backoff_until).toISOString() });
   }
   if (!eng.executors.has(job.executor)) out.push({ code: 'executor_unavailable', message: `executor '${job.executor}' is not loaded` });
-  if (eng.runningTotal >= eng.config.maxParallel) {
-    out.push({ code: 'max_parallel', message: `${eng.runningTotal} of ${eng.config.maxParallel} parallel slots in use`, running: eng.runningTotal, limit: eng.config.maxParallel });
+  if (eng.limited(job.executor) && eng.runningLimited >= eng.config.maxParallel) {
+    out.push({ code: 'max_parallel', message: `${eng.runningLimited} of ${eng.config.maxParallel} parallel slots in use`, running: eng.runningLimited, limit: eng.config.maxParallel });
   }
   const used = eng.running.get(job.executor) ?? 0;
   const slots = eng.slots.get(job.executor) ?? 0;

@@ -15,7 +15,11 @@ export class PrepareFailure extends Error {
   constructor(readonly reason: FailureReason, message: string) { super(message); }
 }
 
-export interface PrepareContext { workspaceRoot: string; extraEnv?: Record<string, string>; preamble?: string }
+export interface PrepareContext {
+  workspaceRoot: string; extraEnv?: Record<string, string>; preamble?: string;
+  /** for a remote agent: the script finds its folder in $DROVER_JOB_DIR and works there */
+  portable?: boolean;
+}
 
 const UMASK = process.umask();
 const envKey = (k: string) => k.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -52,14 +56,12 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   const env: Record<string, string> = { ...spec.env, ...js.env };
   for (const [k, v] of Object.entries(params)) env[`DROVER_PARAM_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
   for (const [k, v] of Object.entries(inputs)) env[`DROVER_INPUT_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
-  Object.assign(env, ctx.extraEnv ?? {}, {
-    DROVER_RUN_ID: run.id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt),
-    DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir,
-  });
+  Object.assign(env, ctx.extraEnv ?? {}, { DROVER_RUN_ID: run.id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) });
+  if (!ctx.portable) Object.assign(env, { DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir });
   return {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
-    resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null,
-    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir, workdir, env, commands, umask: UMASK, preamble: ctx.preamble }),
+    resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null, groupId: job.group_id,
+    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, env, commands, umask: UMASK, preamble: ctx.preamble }),
   };
 }
 

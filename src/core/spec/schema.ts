@@ -51,6 +51,7 @@ const RetriesSchema = v.strictObject({
   backoff: v.optional(duration()),
   max_backoff: v.optional(duration()),
   lost: v.optional(int(0)),
+  budget: v.optional(int(0)),
 });
 
 export const ResourcesSchema = v.strictObject({

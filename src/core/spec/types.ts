@@ -2,7 +2,8 @@
 
 export interface CommandSpec { run: string; allow_failure: boolean }
 export interface Resources { cpus?: number; mem_mb?: number; gpus?: number; time_ms?: number; partition?: string; account?: string; qos?: string; fallback: 'cpu' | 'none'; sbatch?: string[] }
-export interface RetryPolicy { max: number; backoff_ms: number; max_backoff_ms: number; lost: number }
+/** max: failed attempts retried per job; lost: lost attempts retried per job; budget: retries shared by all jobs of a run */
+export interface RetryPolicy { max: number; backoff_ms: number; max_backoff_ms: number; lost: number; budget?: number }
 export interface JobSpec { name: string; executor: string; pool?: string; commands: CommandSpec[]; resources: Resources; env: Record<string,string>; timeout_ms?: number; retries?: RetryPolicy }
 export interface StageSpec { name: string; needs: string[]; merge: 'fail'|'first'|'last'|'list'; jobs: JobSpec[] }
 export interface WorkspaceSpec { path: string; create: boolean }

@@ -142,7 +142,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions): PipelineSpe
     params: raw.params ?? {},
     matrix: raw.matrix,
     priority: raw.priority ?? 0,
-    retries: { max: rr.max ?? 0, backoff_ms: rr.backoff ?? 5_000, max_backoff_ms: rr.max_backoff ?? 300_000, lost: rr.lost ?? 2 },
+    retries: compact({ max: rr.max ?? 0, backoff_ms: rr.backoff ?? 5_000, max_backoff_ms: rr.max_backoff ?? 300_000, lost: rr.lost ?? 2, budget: rr.budget }),
     timeout_ms: raw.timeout,
     retention: raw.retention && compact({ keep_last: raw.retention.keep_last, max_age_ms: raw.retention.max_age }),
     concurrency: raw.concurrency,

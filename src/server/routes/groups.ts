@@ -16,7 +16,7 @@ export function groupsRoutes(d: ServerDeps) {
       const page = eng.store.listGroups({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline') });
       return c.json({ items: page.items.map((g) => groupView(eng.store, g)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
-    .get('/:id', (c) => c.json(groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!)))
+    .get('/:id', (c) => c.json({ ...groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!), cost: eng.store.triggers.costOfGroup(c.req.param('id')) }))
     .post('/:id/pause', (c) => c.json(pauseGroup(eng, id(c.req.param('id')))))
     .post('/:id/resume', (c) => c.json(resumeGroup(eng, id(c.req.param('id')))))
     .post('/:id/cancel', (c) => c.json(cancelGroup(eng, id(c.req.param('id')))));

@@ -40,7 +40,7 @@ export function runsRoutes(d: ServerDeps) {
       const page = eng.store.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
       return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
-    .get('/:id', (c) => c.json(runView(eng, get(c.req.param('id')))))
+    .get('/:id', (c) => c.json({ ...runView(eng, get(c.req.param('id'))), cost: eng.store.triggers.costOfRun(c.req.param('id')) }))
     .post('/:id/cancel', (c) => { get(c.req.param('id')); return c.json(cancelRun(eng, c.req.param('id'))); })
     .post('/:id/retry', (c) => { get(c.req.param('id')); return c.json(retryRun(eng, c.req.param('id'))); })
     .get('/:id/graph', (c) => {

@@ -6,6 +6,7 @@ import { newId, isoNow } from '../../core/ids.ts';
 import { newToken, hashToken, ROLES } from '../../core/tokens.ts';
 import { readBody, check } from '../body.ts';
 import type { ServerDeps } from '../deps.ts';
+import { tokenDeleted } from '../../ws/registry.ts';
 
 const CreateToken = v.strictObject({
   role: v.picklist(ROLES as ['admin', 'user', 'reader', 'agent'], `role: must be one of ${ROLES.join(', ')}`),
@@ -25,6 +26,7 @@ export function tokensRoutes(d: ServerDeps) {
     .get('/', (c) => c.json({ items: store.listTokens(), next_cursor: null }))
     .delete('/:id', (c) => {
       if (!store.deleteToken(c.req.param('id'))) throw new DroverError('not_found', `no token ${c.req.param('id')}`);
+      tokenDeleted(c.req.param('id')); // its open WebSockets close now
       return c.json({ ok: true });
     });
 }

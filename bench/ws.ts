@@ -1,0 +1,182 @@
+// `bun bench/ws.ts`: live log streaming over the WebSocket (API.md §3). Not a test.
+//  1. latency from a command writing a line (its own $EPOCHREALTIME stamp in the line) to a
+//     WebSocket client receiving it, p50/p99 over every line and subscriber, with 1, 100 and 1,000
+//     subscribers (clients in separate processes, so their own parsing does not queue the server);
+//  2. throughput of one job printing 200 MB to stdout: MB/s stored (the command's own start/end)
+//     and streamed (command start → the last byte at a subscriber), next to `cat` of the same bytes
+//     to a file in the same run.
+// Targets: line p99 < 20 ms at 100 subscribers and < 60 ms at 1,000; streaming ≥ half of `cat`.
+// Writes bench/ws-results.json; exits 1 when a target is missed. (Streaming with 10 secrets to
+// redact waits for the secrets feature.)
+import { writeFileSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { droverCommand, withServer, round, removeRoots, now, type BenchServer } from './lib.ts';
+
+const LINES = Number(process.env.WS_BENCH_LINES ?? 250);
+const LINE_MS = Number(process.env.WS_BENCH_LINE_MS ?? 20);
+const MB = 1024 * 1024;
+const SIZE_MB = Number(process.env.WS_BENCH_MB ?? 200);
+const ROUNDS = Math.max(1, Number(process.env.WS_BENCH_ROUNDS ?? 3) || 3); // latency: median of rounds (this machine is shared)
+
+// ---------- client mode: `bun bench/ws.ts client URL TOKEN JOB N COMMAND ENCODING` → JSON {lat: ms[], bytes, lastAt} on stdout ----------
+
+async function clientMode([url, token, job, nStr, cmdStr, encoding]: string[]) {
+  const n = Number(nStr), command = cmdStr === '-' ? undefined : Number(cmdStr);
+  const lat: number[] = [];
+  let bytes = 0, lastAt = 0, eofs = 0, ackAt = 0;
+  let finish = () => {};
+  const Ws = WebSocket as unknown as new (u: string, o: object) => WebSocket;
+  await Promise.all(Array.from({ length: n }, () => new Promise<void>((ready) => {
+    const ws = new Ws(`${url.replace(/^http/, 'ws')}/api/v1/ws`, { headers: { authorization: `Bearer ${token}` } });
+    let partial = '';
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => ws.send(JSON.stringify({ op: 'subscribe', channel: 'logs', job, offset: 0, command, encoding }));
+    ws.onmessage = (ev) => {
+      const at = performance.timeOrigin + performance.now();
+      if (typeof ev.data !== 'string') { // a binary log frame: header line, then the bytes
+        const b = new Uint8Array(ev.data as ArrayBuffer);
+        bytes += b.length - b.indexOf(10) - 1; lastAt = at;
+        return;
+      }
+      const m = JSON.parse(ev.data);
+      if (m.type === 'subscribed') { ackAt ||= at; ready(); }
+      else if (m.type === 'log') {
+        bytes += m.bytes; lastAt = at;
+        if (command !== undefined) return; // throughput: count only
+        const lines = (partial + m.data).split('\n');
+        partial = lines.pop()!;
+        for (const l of lines) if (l.startsWith('t ')) lat.push(at - Number(l.slice(2)) * 1000);
+      } else if (m.type === 'eof') { eofs++; ws.close(); if (eofs === n) finish(); }
+    };
+  })));
+  const all = new Promise<void>((r) => { finish = r; });
+  process.stdout.write('ready\n');
+  await all;
+  await Bun.write(Bun.stdout, JSON.stringify({ lat, bytes, lastAt, ackAt }) + '\n'); // all of it, before exiting
+  process.exit(0);
+}
+
+// ---------- helpers ----------
+
+interface ClientOut { lat: number[]; bytes: number; lastAt: number; ackAt: number }
+
+/** Starts `n` subscribers of `job` spread over a few processes; resolves once all are subscribed. */
+async function subscribers(s: BenchServer, job: string, n: number, command?: number, encoding = 'json') {
+  const procs = Math.min(4, Math.ceil(n / 250));
+  const kids = Array.from({ length: procs }, (_, i) => {
+    const share = Math.floor(n / procs) + (i < n % procs ? 1 : 0);
+    return Bun.spawn([process.execPath, import.meta.path, 'client', s.url, s.token, job, String(share), command === undefined ? '-' : String(command), encoding], { stdout: 'pipe', stderr: 'inherit' });
+  });
+  const readers = kids.map((k) => (k.stdout as ReadableStream<Uint8Array>).getReader());
+  const texts = kids.map(() => '');
+  const readUntil = async (i: number, pred: (t: string) => boolean) => {
+    const dec = new TextDecoder();
+    while (!pred(texts[i]!)) { const { value, done } = await readers[i]!.read(); if (done) break; texts[i] += dec.decode(value); }
+  };
+  await Promise.all(kids.map((_, i) => readUntil(i, (t) => t.includes('ready\n'))));
+  return {
+    done: async (): Promise<ClientOut> => {
+      await Promise.all(kids.map((_, i) => readUntil(i, (t) => /\}\n$/.test(t))));
+      const outs = texts.map((t) => JSON.parse(t.slice(t.indexOf('ready\n') + 6)) as ClientOut);
+      return { lat: outs.flatMap((o) => o.lat), bytes: outs.reduce((a, o) => a + o.bytes, 0), lastAt: Math.max(...outs.map((o) => o.lastAt)), ackAt: Math.min(...outs.map((o) => o.ackAt)) };
+    },
+  };
+}
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN; };
+const gated = (root: string, name: string, body: string) => ({
+  name, workspace: root, stages: [{ name: 'main', jobs: [{ name: 'j', commands: [`while [ ! -e ${join(root, 'go')} ]; do sleep 0.005; done`, body] }] }],
+});
+
+async function latency(n: number) {
+  return withServer([], async (s) => {
+    const out = await s.must('POST', '/runs', { spec: gated(s.root, `ws-lat-${n}`, `for i in $(seq 1 ${LINES}); do echo "t $EPOCHREALTIME"; sleep ${LINE_MS / 1000}; done`) });
+    const job = out.body.run.stages[0].jobs[0].id;
+    const subs = await subscribers(s, job, n);
+    writeFileSync(join(s.root, 'go'), '');
+    const r = await subs.done();
+    return { subscribers: n, lines: LINES, samples: r.lat.length, p50: round(pct(r.lat, 50), 2), p99: round(pct(r.lat, 99), 2), max: round(Math.max(...r.lat), 2), rssMiB: round(s.rss().hwm, 0) };
+  });
+}
+
+function makeFile(path: string, mb: number) {
+  const line = Buffer.from('0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 the quick brown fox!\n'); // 100 B
+  const block = Buffer.concat(Array.from({ length: 10_486 }, () => line)); // ~1 MiB
+  const fd = openSync(path, 'w');
+  let left = mb * MB;
+  while (left > 0) { const n = Math.min(left, block.length); writeSync(fd, block, 0, n); left -= n; }
+  closeSync(fd);
+}
+
+async function catSpeed(src: string, dst: string): Promise<number> {
+  const best: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    rmSync(dst, { force: true });
+    const t0 = now();
+    await Bun.spawn(['bash', '-c', `cat ${src} > ${dst}`]).exited;
+    best.push(now() - t0);
+  }
+  rmSync(dst, { force: true });
+  return Math.min(...best);
+}
+
+/** One job `cat`s SIZE_MB to stdout with one subscriber (JSON text or binary frames). */
+async function throughput(encoding: 'json' | 'binary') {
+  return withServer([], async (s) => {
+    const src = join(s.root, 'big.txt');
+    makeFile(src, SIZE_MB);
+    const catMs = await catSpeed(src, join(s.root, 'cat.out'));
+    const out = await s.must('POST', '/runs', { spec: gated(s.root, `ws-tput-${encoding}`, `cat ${src}`) });
+    const job = out.body.run.stages[0].jobs[0].id;
+    const subs = await subscribers(s, job, 1, 1, encoding);
+    writeFileSync(join(s.root, 'go'), '');
+    const r = await subs.done();
+    const j = (await s.must('GET', `/jobs/${job}`)).body;
+    const c = j.commands[1];
+    const start = Date.parse(c.started_at), end = Date.parse(c.ended_at);
+    const mb = SIZE_MB * MB / 1e6;
+    // the same log again once the job has ended: straight from disk, nothing else running
+    const replay = await (await subscribers(s, job, 1, 1, encoding)).done();
+    return {
+      encoding, mb: SIZE_MB, received: r.bytes, replayMBs: round(mb / ((replay.lastAt - replay.ackAt) / 1000), 0), catMs: round(catMs, 0), catMBs: round(mb / (catMs / 1000), 0),
+      storedMs: end - start, storedMBs: round(mb / ((end - start) / 1000), 0),
+      streamedMs: round(r.lastAt - start, 0), streamedMBs: round(mb / ((r.lastAt - start) / 1000), 0), rssMiB: round(s.rss().hwm, 0),
+    };
+  });
+}
+
+// ---------- main ----------
+
+if (process.argv[2] === 'client') await clientMode(process.argv.slice(3));
+else {
+  const load0 = loadavg()[0];
+  const lat: (Awaited<ReturnType<typeof latency>> & { p99_rounds: number[] })[] = [];
+  const parts = (process.env.WS_BENCH_PARTS ?? 'latency,json,binary').split(',');
+  for (const n of parts.includes('latency') ? [1, 100, 1000] : []) {
+    const rounds = [];
+    for (let r = 1; r <= ROUNDS; r++) { process.stderr.write(`ws bench: latency with ${n} subscriber(s), round ${r} …\n`); rounds.push(await latency(n)); }
+    const mid = [...rounds].sort((a, b) => a.p99 - b.p99)[Math.floor((rounds.length - 1) / 2)]!;
+    lat.push({ ...mid, p99_rounds: rounds.map((x) => x.p99) });
+  }
+  const tps: Awaited<ReturnType<typeof throughput>>[] = [];
+  for (const enc of (['json', 'binary'] as const).filter((e) => parts.includes(e))) { process.stderr.write(`ws bench: throughput of ${SIZE_MB} MB, ${enc} …\n`); tps.push(await throughput(enc)); }
+  removeRoots();
+  const target = (n: number) => (n === 100 ? 20 : n === 1000 ? 60 : null);
+  const rows = lat.map((l) => ({ ...l, target_p99_ms: target(l.subscribers), pass: target(l.subscribers) === null ? null : l.p99 < target(l.subscribers)! }));
+  const tpPass = (t: (typeof tps)[number]) => t.received === SIZE_MB * MB && t.streamedMBs >= t.catMBs / 2;
+  console.log(`\ndrover ws bench — ${droverCommand().label}, ${cpus().length} CPUs, bun ${Bun.version}, load ${round(load0, 2)} at start\n`);
+  console.log(`line latency (command writes a line → a subscriber has it), ms; the round with the median p99 of ${ROUNDS}`);
+  console.log('subscribers  lines  samples   p50     p99     max    target p99  server peak RSS  p99 of each round');
+  for (const r of rows) console.log(`${String(r.subscribers).padStart(11)}  ${String(r.lines).padStart(5)}  ${String(r.samples).padStart(7)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${String(r.max).padStart(6)}  ${r.target_p99_ms === null ? '      —   ' : `< ${r.target_p99_ms} ${r.pass ? 'ok  ' : 'MISS'}`}  ${`${r.rssMiB} MiB`.padEnd(15)}  ${r.p99_rounds.join(' / ')}`);
+  console.log(`\nthroughput: one job printing ${SIZE_MB} MiB to stdout, one subscriber; MB/s = 10^6 B/s`);
+  console.log('frames                  cat to a file       stored (command start→end)   streamed (command start→last byte)   target ≥ cat/2   replayed after the end');
+  for (const t of tps) {
+    console.log(`${(t.encoding === 'json' ? 'JSON text (default)' : 'binary (the CLI)').padEnd(22)}  ${`${t.catMBs} MB/s (${t.catMs} ms)`.padEnd(18)}  ${`${t.storedMBs} MB/s (${t.storedMs} ms)`.padEnd(27)}  ${`${t.streamedMBs} MB/s (${t.streamedMs} ms, ${(t.received / MB).toFixed(0)} MiB)`.padEnd(35)}  ${(tpPass(t) ? 'ok' : 'MISS').padEnd(15)}  ${t.replayMBs} MB/s`);
+  }
+  console.log('  (streaming while 10 secrets are redacted: not measured, the secrets feature is not there yet)');
+  const file = join(import.meta.dir, 'ws-results.json');
+  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), drover: droverCommand().label, cpus: cpus().length, bun: Bun.version, loadavg_at_start: load0, latency: rows, throughput: tps.map((t) => ({ ...t, pass: tpPass(t) })) }, null, 2) + '\n');
+  console.log(`\nwrote ${file}`);
+  process.exit(rows.some((r) => r.pass === false) || !tps.some(tpPass) ? 1 : 0);
+}

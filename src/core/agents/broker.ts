@@ -1,0 +1,157 @@
+// The agent broker: remote `drover agent`s claim queued jobs (long-poll), hold them by a lease
+// (token + expiry, renewed by heartbeats), upload logs by byte offset and complete them. A claim is
+// one conditional write, so two agents racing for a job can never both win; a completion is accepted
+// once, and only with the current lease token (fencing): a late or repeated one is refused (409).
+import { randomBytes } from 'node:crypto';
+import { openSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroverError, isStorageError } from '../errors.ts';
+import { isoNow } from '../ids.ts';
+import type { Engine } from '../scheduler/engine.ts';
+import type { JobRow } from '../types.ts';
+import type { CommandResult, JobResult } from '../ports.ts';
+import { fileSize } from '../../runner/meta.ts';
+
+export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
+export interface CompleteRequest { lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string> }
+
+export interface BrokerOptions { leaseTtlMs: number; maxWaitMs?: number }
+
+export class AgentBroker {
+  private waiters = new Set<() => void>();
+  closed = false;
+  readonly counters = { claims: 0, completions: 0, refused_completions: 0, heartbeats: 0, lease_expired: 0 };
+
+  constructor(private eng: Engine, private o: BrokerOptions) {}
+
+  /** Wake long-polling claims (something was queued). */
+  notify(): void {
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  close(): void { this.closed = true; this.notify(); }
+
+  async claim(req: ClaimRequest) {
+    const deadline = Date.now() + Math.min((req.wait_s ?? 0) * 1000, this.o.maxWaitMs ?? 60_000);
+    for (;;) {
+      if (this.closed) throw new DroverError('shutting_down', 'the server is shutting down; claim again later');
+      const got = this.tryClaim(req);
+      if (got) return got;
+      const left = deadline - Date.now();
+      if (left <= 0) return null;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, 1000));
+        function done() { clearTimeout(t); resolve(); }
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  private tryClaim(req: ClaimRequest) {
+    const eng = this.eng;
+    const now = Date.now();
+    const at = isoNow(now);
+    const executors = req.executors.length ? req.executors : ['agent'];
+    for (const job of eng.store.queuedForAgent(executors, now, 32)) {
+      const spec = eng.specOfRun(job.run_id);
+      const pool = spec.stages[job.stage_idx]!.jobs[job.job_idx]!.pool;
+      if (pool && pool !== req.pool) continue;
+      const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
+      let started;
+      try {
+        started = eng.store.tx(() => eng.startOne(job, at, now, null, lease));
+      } catch (err) {
+        if (isStorageError(err)) throw err;
+        eng.logError('claim failed for one job', { jobId: job.id, err: String(err) });
+        continue;
+      }
+      eng.flushAfterCommit();
+      if (!started) continue; // lost the race, or the job failed its checks
+      this.counters.claims++;
+      return {
+        job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: started.prepared.commandCount, timeout_ms: started.prepared.timeoutMs },
+        lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
+        script: started.prepared.scriptText!,
+        env: { DROVER_RUN_ID: job.run_id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) },
+      };
+    }
+    return null;
+  }
+
+  /** The job if `token` is its current lease, else a 409 that says what happened. */
+  private held(jobId: string, token: string): JobRow {
+    const job = this.eng.store.getJob(jobId);
+    if (!job) throw new DroverError('not_found', `no job ${jobId}`);
+    if (job.status !== 'running' || !token || job.lease_token !== token) {
+      throw new DroverError('conflict', `the lease on job ${jobId} is no longer held (job is ${job.status}, attempt ${job.attempt})`, { code: 'lease_lost', status: job.status, attempt: job.attempt });
+    }
+    return job;
+  }
+
+  heartbeat(jobId: string, token: string) {
+    const job = this.held(jobId, token);
+    const expires = Date.now() + this.o.leaseTtlMs;
+    if (!this.eng.store.renewLease(jobId, token, expires)) this.held(jobId, token);
+    this.counters.heartbeats++;
+    return { expires_at: isoNow(expires), cancel: job.stop_reason !== null, reason: job.stop_reason };
+  }
+
+  /** Append a raw chunk at `offset` of command `command`'s log; a repeated chunk is not stored twice. */
+  appendLog(jobId: string, token: string, command: number, offset: number, data: Uint8Array) {
+    const job = this.held(jobId, token);
+    const commands = this.eng.commandCount(job);
+    if (!Number.isInteger(command) || command < 0 || command >= commands) throw new DroverError('invalid_request', `command: must be 0..${commands - 1}`, { path: 'command' });
+    const file = join(this.eng.jobDir(job), 'logs', `${command}.log`);
+    const fd = openSync(file, 'a+', 0o600);
+    try {
+      const size = fstatSync(fd).size;
+      if (offset > size) throw new DroverError('conflict', `offset ${offset} is past the stored ${size} bytes; resend from ${size}`, { code: 'log_gap', size });
+      const skip = size - offset;
+      if (skip < data.length) writeSync(fd, data, skip, data.length - skip);
+      return { size: Math.max(size, offset + data.length) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Exactly once: only the current lease token completes, and completing clears it. */
+  complete(jobId: string, req: CompleteRequest) {
+    const eng = this.eng;
+    const now = Date.now();
+    const at = isoNow(now);
+    try {
+      eng.store.tx(() => {
+        const job = this.held(jobId, req.lease_token);
+        eng.finishRunning(job, this.resultOf(job, req), undefined, at, now);
+      });
+    } catch (err) {
+      if (err instanceof DroverError && err.code === 'conflict') {
+        this.counters.refused_completions++;
+        eng.logWarn('refused a completion without the current lease', { jobId, err: err.message });
+      }
+      throw err;
+    }
+    this.counters.completions++;
+    eng.flushAfterCommit();
+    eng.wake();
+    return { ok: true };
+  }
+
+  private resultOf(job: JobRow, req: CompleteRequest): JobResult {
+    const spec = this.eng.specOfRun(job.run_id).stages[job.stage_idx]!.jobs[job.job_idx]!;
+    const dir = this.eng.jobDir(job);
+    const commands: CommandResult[] = spec.commands.map((_, i) => {
+      const c = req.commands?.[i];
+      const code = typeof c?.exit_code === 'number' ? c.exit_code : null;
+      return { exit_code: code, started_at: c?.started_at ?? null, ended_at: c?.ended_at ?? null, log_size: fileSize(join(dir, 'logs', `${i}.log`)) };
+    });
+    let rc: number | null = 0;
+    for (let i = 0; i < commands.length; i++) {
+      const code = commands[i]!.exit_code;
+      if (code === null) { rc = null; break; }
+      if (code !== 0 && !spec.commands[i]!.allow_failure) { rc = code; break; }
+    }
+    return { rc, commands, outputs: req.outputs ?? {} };
+  }
+}

@@ -1,0 +1,45 @@
+// Webhooks: verify `X-Drover-Signature: sha256=<hex>` — the HMAC-SHA256 of the raw request body
+// keyed by the secret the pipeline names in `webhook: {secret: NAME}` — and map the JSON body to
+// params. The route lives in server/routes/hooks.ts.
+//
+// Secrets come through SecretSource. The secret store is not built yet (another issue); until it is,
+// envSecrets() is the only source: the server process's environment variable DROVER_SECRET_<NAME>.
+// TEMPORARY: replace envSecrets with the secret store once it exists.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { DroverError } from '../errors.ts';
+
+export interface SecretSource { get(name: string): string | null }
+
+/** TEMPORARY source until the secret store exists: DROVER_SECRET_<NAME> of the server's environment. */
+export function envSecrets(env: Record<string, string | undefined> = process.env): SecretSource {
+  return { get: (name) => env[`DROVER_SECRET_${name}`] ?? null };
+}
+
+export const SIGNATURE_HEADER = 'x-drover-signature';
+
+export function sign(secret: string, body: Uint8Array | string): string {
+  return 'sha256=' + createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** Refuses (401) a missing or wrong signature; compares in constant time. */
+export function verifySignature(secret: string | null, body: Uint8Array, header: string | null | undefined, secretName: string): void {
+  if (secret === null || secret === '') {
+    throw new DroverError('unauthorized', `webhook secret '${secretName}' is not set on the server (temporarily read from DROVER_SECRET_${secretName})`, { secret: secretName });
+  }
+  if (!header) throw new DroverError('unauthorized', 'missing X-Drover-Signature header (sha256=<hex HMAC-SHA256 of the raw body>)');
+  const m = /^sha256=([0-9a-fA-F]{64})$/.exec(header.trim());
+  const want = Buffer.from(createHmac('sha256', secret).update(body).digest());
+  if (!m || !timingSafeEqual(Buffer.from(m[1]!, 'hex'), want)) {
+    throw new DroverError('unauthorized', 'bad X-Drover-Signature: it must be sha256=<hex HMAC-SHA256 of the raw body> keyed by the pipeline\'s webhook secret');
+  }
+}
+
+/** The JSON body's fields become params; an empty body means none. */
+export function hookParams(body: Uint8Array): Record<string, unknown> {
+  const text = new TextDecoder().decode(body);
+  if (!text.trim()) return {};
+  let v: unknown;
+  try { v = JSON.parse(text); } catch (err) { throw new DroverError('invalid_json', `webhook body is not valid JSON: ${(err as Error).message}`); }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DroverError('invalid_request', 'webhook body must be a JSON object (its fields become params)');
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,52 @@
+// Agent endpoints (role agent): POST /agents/claim (long-poll), and per job: heartbeat, raw log
+// chunks by offset, complete. The broker in core/agents does the work; this file maps HTTP to it.
+import { Hono } from 'hono';
+import * as v from 'valibot';
+import { DroverError } from '../../core/errors.ts';
+import type { AgentBroker } from '../../core/agents/broker.ts';
+import { readBody, check } from '../body.ts';
+
+const Claim = v.strictObject({
+  agent: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  pool: v.optional(v.string()),
+  executors: v.optional(v.array(v.string()), ['agent']),
+  resources: v.optional(v.strictObject({ cpus: v.optional(v.number()), gpus: v.optional(v.number()) })),
+  wait_s: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60)), 0),
+});
+const Heartbeat = v.strictObject({ lease_token: v.string(), progress: v.optional(v.unknown()) });
+const Complete = v.strictObject({
+  lease_token: v.string(),
+  commands: v.array(v.strictObject({ exit_code: v.nullable(v.number()), started_at: v.optional(v.nullable(v.string())), ended_at: v.optional(v.nullable(v.string())) })),
+  outputs: v.optional(v.record(v.string(), v.string())),
+});
+
+function intQuery(value: string | undefined, name: string): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < 0) throw new DroverError('invalid_request', `${name}: a non-negative integer is required`, { path: name });
+  return n;
+}
+
+export function agentClaimRoutes(broker: AgentBroker) {
+  return new Hono().post('/claim', async (c) => {
+    const body = check(Claim, await readBody(c));
+    const got = await broker.claim(body);
+    return got ? c.json(got) : c.body(null, 204);
+  });
+}
+
+export function agentJobRoutes(broker: AgentBroker) {
+  return new Hono()
+    .post('/:id/heartbeat', async (c) => {
+      const body = check(Heartbeat, await readBody(c));
+      return c.json(broker.heartbeat(c.req.param('id'), body.lease_token));
+    })
+    .post('/:id/logs', async (c) => {
+      const token = c.req.header('x-lease-token') ?? '';
+      const data = new Uint8Array(await c.req.arrayBuffer());
+      return c.json(broker.appendLog(c.req.param('id'), token, intQuery(c.req.query('command'), 'command'), intQuery(c.req.query('offset'), 'offset'), data));
+    })
+    .post('/:id/complete', async (c) => {
+      const body = check(Complete, await readBody(c));
+      return c.json(broker.complete(c.req.param('id'), body));
+    });
+}
