@@ -115,9 +115,20 @@ export function humanOutput(): Output {
       w(s);
     },
     queue(q: Queue) {
+      /** The few figures a person looks for; --json has everything. */
+      const executorLine = (e: Record<string, unknown>): string => {
+        const parts = [`${e.used ?? 0}/${e.slots ?? 0} used`];
+        if (Array.isArray(e.gpus)) {
+          parts.push(e.gpus.length ? e.gpus.map((g: any) => `gpu${g.index} ${g.name ?? ''}${g.job ? ` ← ${g.job}` : ' free'}`).join(', ') : `no GPUs (${e.reason ?? 'none detected'})`);
+        }
+        if ('submitted' in e) parts.push(`submitted ${e.submitted}, pending ${e.pending}, running ${e.running}`);
+        const ctl = e.controller as { ok?: boolean; error?: string } | undefined;
+        if (ctl && ctl.ok === false) parts.push(`controller unreachable: ${ctl.error ?? ''}`);
+        return parts.join('  ');
+      };
       let s = `running ${count(q.running)}${q.max_parallel != null ? ` / max ${q.max_parallel}` : ''}   queued ${count(q.queued)}\n`;
       const ex = Object.entries(q.executors ?? {});
-      if (ex.length) s += 'executors:\n' + ex.map(([name, e]) => `  ${name.padEnd(8)} ${kv(e)}\n`).join('');
+      if (ex.length) s += 'executors:\n' + ex.map(([name, e]) => `  ${name.padEnd(8)} ${executorLine(e as Record<string, unknown>)}\n`).join('');
       if (q.groups?.length) s += 'groups:\n' + table(['ID', 'STATUS', 'RUNNING', 'QUEUED'],
         q.groups.map((g) => [g.id, status(g.status), String(g.running ?? 0), String(g.queued ?? 0)])).replace(/^(?=.)/gm, '  ');
       const d = q.daemon;
