@@ -10,6 +10,7 @@ import { parseSqueue, squeueArgs } from '../../src/plugins/slurm/squeue.ts';
 import { parseSacct, accountingFromFailure } from '../../src/plugins/slurm/sacct.ts';
 import { scrubbedEnv } from '../../src/plugins/slurm/cli.ts';
 import { Poller } from '../../src/plugins/slurm/poll.ts';
+import { Submitter } from '../../src/plugins/slurm/submit.ts';
 import { slurmOptions } from '../../src/plugins/slurm/options.ts';
 import { tempDir as makeTempDir } from '../helpers/server.ts';
 
@@ -244,5 +245,68 @@ describe('the poller, against scripted squeue/sacct answers', () => {
     const r = new Poller(dbd.cli as any, { ...opts, missingGraceMs: 60_000 }, noLog);
     expect((await r.poll([item(job(null), '14')]))[0]!.state).toBe('running');
     expect(r.accounting).toBe('down');
+  });
+});
+
+describe('the submission queue', () => {
+  type Reply = { ok: boolean; stdout?: string; stderr?: string; timedOut?: boolean };
+  function fakeCli(replies: Record<string, Reply[]>) {
+    const calls: { cmd: string; args: string[] }[] = [];
+    return {
+      calls,
+      cli: {
+        async run(cmd: string, args: string[]) {
+          calls.push({ cmd, args });
+          const r = replies[cmd]?.shift() ?? { ok: true, stdout: String(100 + calls.length) };
+          return { ok: r.ok, code: r.ok ? 0 : 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', missing: false, timedOut: !!r.timedOut };
+        },
+      },
+    };
+  }
+  const noLog = () => ({ info() {}, warn() {}, error() {}, scope() { return noLog(); } });
+  function prepared(id: string, group = 'g1', resources: object = { fallback: 'cpu' }) {
+    const dir = join(tempDir(), id);
+    mkdirSync(dir, { recursive: true });
+    return { id, runId: `r-${id}`, attempt: 1, name: 'j', dir, script: join(dir, 'job.sh'), workdir: dir, commandCount: 1, resources, env: {}, timeoutMs: null, groupId: group } as any;
+  }
+  const opts = (o: object = {}) => ({ ...slurmOptions({}), user: '0', maxBackoffMs: 50, ...o });
+  const hooks = () => { const failed: string[] = []; return { failed, h: { failed: (j: any, m: string) => failed.push(`${j.id}: ${m}`), submitted() {} } }; };
+
+  test('jobs of one group and template that wait for the rate cap go together as one array', async () => {
+    const { cli, calls } = fakeCli({ sbatch: [{ ok: true, stdout: '7\n' }, { ok: true, stdout: '8;cluster\n' }] });
+    const sub = new Submitter(cli as any, opts({ submitsPerMinute: 120, submitBurst: 1 }), hooks().h, noLog);
+    const first = sub.enqueue([prepared('a')]);
+    await Bun.sleep(40);
+    const later = [sub.enqueue([prepared('b')]), sub.enqueue([prepared('c')]), sub.enqueue([prepared('d', 'g2')])];
+    expect(sub.waitingReason('b')).toContain('submit-rate cap');
+    const [[ha], [hb], [hc], [hd]] = await Promise.all([first, ...later]);
+    expect([ha!.slurmId, hb!.slurmId, hc!.slurmId, hd!.slurmId]).toEqual(['7', '8_0', '8_1', '103']);
+    expect(calls.map((c) => c.args.find((a) => a.startsWith('--array')) ?? 'single')).toEqual(['single', '--array=0-1', 'single']);
+    expect(sub.submittedJobs).toBe(4);
+  });
+
+  test('a controller that does not answer is retried with backoff; a refusal fails the jobs', async () => {
+    const down = { ok: false, stderr: 'sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)' };
+    const { cli, calls } = fakeCli({ sbatch: [down, down, { ok: true, stdout: '9' }, { ok: false, stderr: 'sbatch: error: Batch job submission failed: Invalid partition name specified' }] });
+    const { failed, h } = hooks();
+    const sub = new Submitter(cli as any, opts(), h, noLog);
+    const [ok] = await sub.enqueue([prepared('x')]);
+    expect(ok!.slurmId).toBe('9');
+    expect(calls.filter((c) => c.cmd === 'sbatch')).toHaveLength(3);
+    const [bad] = await sub.enqueue([prepared('y', 'g', { fallback: 'cpu', partition: 'nope' })]);
+    expect(bad!.slurmId).toBeNull();
+    expect(failed).toEqual(['y: sbatch refused the job: Batch job submission failed: Invalid partition name specified']);
+  });
+
+  test('an sbatch that timed out is looked up by its name before any new try: nothing runs twice', async () => {
+    const { cli, calls } = fakeCli({
+      sbatch: [{ ok: false, timedOut: true, stderr: '(killed after 30000 ms)' }],
+      squeue: [{ ok: false, stderr: 'Socket timed out on send/recv operation' }, { ok: true, stdout: '42\n42\n' }],
+    });
+    const sub = new Submitter(cli as any, opts(), hooks().h, noLog);
+    const hs = await sub.enqueue([prepared('p'), prepared('q')]);
+    expect(hs.map((h) => h.slurmId)).toEqual(['42_0', '42_1']);
+    expect(calls.map((c) => c.cmd)).toEqual(['sbatch', 'squeue', 'squeue']);
+    expect(calls[2]!.args).toContain('--name=drover-p-a1');
   });
 });

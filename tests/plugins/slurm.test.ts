@@ -33,8 +33,12 @@ function loadClusterEnv(): void {
 }
 
 function sh(cmd: string[]): { code: number; out: string; err: string } {
-  const p = Bun.spawnSync(cmd, { env: process.env as Record<string, string> });
-  return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
+  try {
+    const p = Bun.spawnSync(cmd, { env: process.env as Record<string, string> });
+    return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
+  } catch (err) {
+    return { code: -1, out: '', err: String(err) }; // not installed
+  }
 }
 
 let clusterProblem: string | null = null;
@@ -161,6 +165,10 @@ beforeAll(async () => {
   runs.pending = await submit(M, spec('pending', [sjob('later', ['echo never'], { resources: { sbatch: ['--begin=now+1hour'] } })]));
   runs.refused = await submit(M, spec('refused', [sjob('toobig', ['echo never'], { resources: { gpus: 3 } })]));
   runs.notAllowed = await submit(M, spec('not-allowed', [sjob('evil', ['echo never'], { resources: { sbatch: ['--output=/tmp/evil.out'] } })]));
+  // max_parallel (2) is the local machine's: two local sleepers fill it, a Slurm job still goes to Slurm
+  runs.localHogs = await submit(M, spec('local-hogs', [{ name: 'h1', commands: ['sleep 8'] }, { name: 'h2', commands: ['sleep 8'] }]));
+  await waitFor(async () => (await jobsOfRun(M, runs.localHogs!)).every((j: any) => j.status === 'running'), { what: 'the local jobs to run' });
+  runs.bypass = await submit(M, spec('bypass', [sjob('slurm-job', ['echo through'])]));
   runs.sweep = await submit(S, spec('sweep', [sjob('task', ['echo task ${{ params.i }} array task "$SLURM_ARRAY_TASK_ID"'])], { matrix: { i: [...Array(20).keys()] } }));
   for (const [name, srv] of [['N', N], ['P', P], ['C', C]] as const) {
     runs[`${name}ok`] = await submit(srv, spec(`acct-${name.toLowerCase()}-ok`, [sjob('ok', ['echo fine'])]));
@@ -381,6 +389,15 @@ t('scontrol requeue of a running job is recorded as a new attempt, never finaliz
   expect(attempts.map((a: any) => [a.attempt, a.status, a.reason])).toEqual([[1, 'failed', 'slurm:REQUEUED'], [2, 'succeeded', null]]);
   expect(readFileSync(join(job.dir, 'attempt-1', 'logs', '0.log'), 'utf8')).toBe('start\n');
   expect(readFileSync(join(job.dir, 'logs', '0.log'), 'utf8')).toBe('start\nend\n');
+});
+
+t('max_parallel limits local jobs only: a Slurm job starts while the local slots are full', async () => {
+  requireCluster();
+  const bypass = (await finished(M, runs.bypass!)).stages[0].jobs[0];
+  const hogs = (await finished(M, runs.localHogs!)).stages[0].jobs;
+  expect(bypass.status).toBe('succeeded');
+  expect(hogs.map((j: any) => j.status)).toEqual(['succeeded', 'succeeded']);
+  expect(Date.parse(bypass.started_at)).toBeLessThan(Math.min(...hogs.map((j: any) => Date.parse(j.ended_at))));
 });
 
 t('a sweep of 20 runs is ONE sbatch --array (counted by /metrics), each task running its own run', async () => {

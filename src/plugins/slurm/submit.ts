@@ -91,10 +91,10 @@ export class Submitter {
         if (!list.length) this.queue.delete(key);
         this.tokens -= 1;
         if (!(await this.submit(batch))) {
-          this.tokens += 1; // nothing was submitted
-          const rest = this.queue.get(key) ?? [];
-          this.queue.delete(key);
-          this.queue = new Map([[key, [...batch, ...rest]], ...this.queue]);
+          // nothing was submitted: the same batch goes first next time, as it is (an uncertain earlier try is
+          // looked up by its name, and must then map onto the same tasks)
+          this.tokens += 1;
+          this.queue = new Map([[`${key}\u0000retry:${batch[0]!.job.id}`, batch], ...this.queue]);
         }
       }
     } catch (err) {
@@ -149,7 +149,7 @@ export class Submitter {
     }
     this.uncertain.delete(name);
     if (!id) {
-      this.refuse(batch, r!.ok ? `sbatch printed no job id: ${firstLine(r!.stdout)}` : `sbatch: ${firstLine(r!.stderr) || `exit ${r!.code}`}`);
+      this.refuse(batch, r!.ok ? `sbatch printed no job id: ${firstLine(r!.stdout)}` : `sbatch refused the job: ${firstLine(r!.stderr).replace(/^sbatch: error: /, '') || `exit ${r!.code}`}`);
       return true;
     }
     this.failures = 0; this.backoffUntil = 0; this.lastError = null;
