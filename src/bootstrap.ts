@@ -13,7 +13,15 @@ import { newId, isoNow } from './core/ids.ts';
 import { newToken, hashToken } from './core/tokens.ts';
 import { builtinExecutors } from './plugins/registry.ts';
 import { createApp } from './server/app.ts';
-import { TriggerService, envSecrets } from './core/triggers/index.ts';
+import { TriggerService } from './core/triggers/index.ts';
+import { SecretStore } from './core/secrets/store.ts';
+import { CopierPool } from './core/redact/pool.ts';
+import { GarbageCollector } from './core/gc/collector.ts';
+import { scheduleGc } from './core/gc/schedule.ts';
+import { Attestor } from './core/provenance/attest.ts';
+import { secretsRepo } from './db/repos/secrets.ts';
+import { auditRepo } from './db/repos/audit.ts';
+import { gcRepo } from './db/repos/gc.ts';
 import { AgentBroker } from './core/agents/broker.ts';
 import { createHub } from './ws/hub.ts';
 import { jsonLogger } from './log.ts';
@@ -24,7 +32,13 @@ export interface ServeOptions {
   host: string; port: number; dataDir: string; workspaceRoot: string;
   maxParallel?: number; gpuSlots?: number; leaseTtlMs?: number; rateLimit?: number; maxBody: number; maxSweep: number; killGraceMs: number; allowNetworkFs: boolean;
   log?: Logger;
+  /** --max-log-size: bytes of stored log per job (null: no cap; default 1 GiB) */
+  maxLogSize?: number | null;
+  /** --retention-max-age: max_age of pipelines whose spec sets none (default: none) */
+  retentionMaxAgeMs?: number | null;
 }
+
+const DEFAULT_MAX_LOG_SIZE = 1024 ** 3;
 
 const HEARTBEAT_MS = 5 * SECOND;
 const STALE_MS = 3 * HEARTBEAT_MS;
@@ -80,11 +94,27 @@ export async function serve(o: ServeOptions) {
   };
   mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
   const bus = new Bus(log);
-  const engine = new Engine({ store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config });
+  // secrets (encrypted at rest), the redacting log copiers of jobs with secrets, signed results, audit
+  const secrets = await SecretStore.open(join(o.dataDir, 'secrets.key'), secretsRepo(sqlite), log.scope({ part: 'secrets' }));
+  const attestor = await Attestor.open(o.dataDir, log.scope({ part: 'provenance' }));
+  const audit = auditRepo(sqlite);
+  const logGate = new CopierPool({
+    secrets, maxLogSize: o.maxLogSize === undefined ? DEFAULT_MAX_LOG_SIZE : o.maxLogSize, log: log.scope({ part: 'logs' }),
+    dirOf: (id) => { const j = store.getJob(id); return j ? engine.jobDir(j) : null; },
+  });
+  const engine = new Engine({
+    store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config,
+    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text),
+  });
+  logGate.resumeRunning(engine);
   await engine.start();
-  // schedules, topic events, webhooks, cost; subscribes to the bus before the engine's first tick.
-  // Webhook secrets: DROVER_SECRET_<NAME> of this process — TEMPORARY, until the secret store exists
-  const triggers = new TriggerService({ engine, bus, log: log.scope({ part: 'triggers' }), secrets: envSecrets(process.env) });
+  const gc = new GarbageCollector({
+    repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx: (fn) => store.tx(fn), log: log.scope({ part: 'gc' }),
+    retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
+  });
+  const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));
+  // schedules, topic events, webhooks (their secrets from the store), cost; subscribes to the bus before the engine's first tick
+  const triggers = new TriggerService({ engine, bus, log: log.scope({ part: 'triggers' }), secrets });
   triggers.start();
 
   let heartbeatAt = startedAt;
@@ -103,7 +133,7 @@ export async function serve(o: ServeOptions) {
   let stopping = false;
   const app = createApp({
     engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
-    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor,
   });
   const hub = createHub({ engine, bus, log: log.scope({ part: 'ws' }) });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
@@ -119,7 +149,9 @@ export async function serve(o: ServeOptions) {
     stopping = true;
     broker.close();
     triggers.stop();
+    gcTimer.stop();
     engine.stop();
+    logGate.stop();
     try { store.commits.flush(); } catch (err) { log.error('final fsync failed', { err: String(err) }); }
     clearInterval(beat);
     hub.stop();

@@ -1,9 +1,15 @@
 // Runs one claimed job on the agent's machine: the server's portable job.sh in a local folder,
 // heartbeats on their own timer (a few misses are tolerated; a 409 means the lease is gone and the
 // job is stopped), log chunks shipped by byte offset, and one completion with the lease token.
-import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
+// A job with secrets gets their values in the claim: they go to a 0600 .secrets file that job.sh
+// sources and deletes, its output to raw/, and a local redacting copier makes logs/ from it — so
+// what is uploaded (logs and outputs) is already redacted.
+import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJobResult } from '../runner/meta.ts';
+import { shellQuote } from '../runner/quote.ts';
+import { Copier } from '../core/redact/copier.ts';
+import { Redactor } from '../core/redact/redactor.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
@@ -11,6 +17,7 @@ export interface Claim {
   lease: { token: string; expires_at: string; ttl_ms: number };
   script: string;
   env: Record<string, string>;
+  secrets?: Record<string, string>;
 }
 
 const killGroup = (pid: number, sig: NodeJS.Signals) => { try { process.kill(-pid, sig); } catch { /* gone */ } };
@@ -21,6 +28,15 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, 'meta'), { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'job.sh'), claim.script, { mode: 0o700 });
+  const secrets = Object.entries(claim.secrets ?? {});
+  const redactor = new Redactor(secrets.map(([name, value]) => ({ name, value })));
+  let copier: Copier | null = null;
+  if (secrets.length) {
+    mkdirSync(join(dir, 'raw'), { recursive: true, mode: 0o700 });
+    rmSync(join(dir, '.secrets'), { force: true }); // left by an agent that died: written afresh, 0600
+    writeFileSync(join(dir, '.secrets'), secrets.map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(''), { mode: 0o600, flag: 'wx' });
+    copier = new Copier({ dir, commandCount: job.commands, redactor, maxLogSize: null }).start();
+  }
   const proc = Bun.spawn(['bash', join(dir, 'job.sh')], {
     cwd: dir, env: { ...process.env, ...claim.env, DROVER_JOB_DIR: dir }, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
   });
@@ -60,10 +76,12 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   await proc.exited;
   clearInterval(shipper);
   while (shipping) await Bun.sleep(20);
+  if (copier) await copier.drain(); // the rest of raw/, redacted, into logs/; raw/ and .secrets removed
   await ship();
   clearInterval(beat);
   if (leaseLost) { log(`job ${job.id}: lease lost; not completing`); return; }
   const result = readJobResult(dir, job.commands);
+  for (const k of Object.keys(result.outputs)) result.outputs[k] = redactor.redactString(result.outputs[k]!);
   const body = { lease_token: lease.token, commands: result.commands.map((c) => ({ exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })), outputs: result.outputs };
   for (let attempt = 0; ; attempt++) {
     const r = await api.post(`/jobs/${job.id}/complete`, body).catch(() => null);

@@ -106,6 +106,8 @@ export interface PreparedJob {
   scriptText?: string;
   /** the job's group (a sweep): executors that batch (sbatch --array) batch within one group */
   groupId?: string;
+  /** the job has secrets: its runner writes raw/<n>.log, which the server's redacting copier turns into logs/ */
+  rawLogs?: boolean;
 }
 
 /** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */

@@ -39,13 +39,14 @@ export function planSubmission(
   spec: PipelineSpec, version: number, input: SubmitInput,
   opts: { runsDir: string; workspaceRoot: string; maxSweep: number; now: number },
 ): Planned {
-  rejectDangerous(spec);
   const combos = spec.matrix ? matrixOrRefuse(spec.matrix, opts.maxSweep) : [{}];
   const isSweep = !!spec.matrix;
   const base = { ...spec.params, ...(input.params ?? {}) };
   const paramSets = combos.map((c) => ({ ...base, ...c }));
   checkReferences(spec, paramSets[0]!);
   const workspace = spec.workspace ? resolveWorkspace(opts.workspaceRoot, spec.workspace) : null;
+  // without a workspace, commands run in their job folder: a stand-in path of the same depth
+  rejectDangerous(spec, { workspaceRoot: opts.workspaceRoot, workdir: workspace ?? join(opts.runsDir, 'r_', 'jobs', 'j_') });
   const at = isoNow(opts.now);
   const priority = input.priority ?? spec.priority;
   const trigger: Trigger = input.trigger ?? { kind: 'api' };

@@ -207,3 +207,22 @@ export const jobCosts = sqliteTable('job_costs', {
   gpuSeconds: real('gpu_seconds').notNull(),
   at: text('at').notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
+
+export const secrets = sqliteTable('secrets', {
+  name: text('name').primaryKey(),
+  iv: text('iv').notNull(),
+  ciphertext: text('ciphertext').notNull(),
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+});
+
+export const audit = sqliteTable('audit', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  at: text('at').notNull(),
+  tokenId: text('token_id'),
+  tokenName: text('token_name'),
+  role: text('role'),
+  action: text('action').notNull(),
+  target: text('target'),
+  details: text('details'),
+});

@@ -5,6 +5,9 @@
 // server opens no file for it).
 // Every value that reaches the script goes through shellQuote; commands run via `eval` of one
 // quoted word inside a subshell, so a syntax error in one command cannot break the runner.
+// A job with secrets (`secrets: true`) never has their values here: first thing, the script sources
+// the 0600 file .secrets that drover wrote beside it and deletes it, and its commands' output goes
+// to raw/<n>.log instead, which the server's redacting copier turns into logs/<n>.log.
 import { shellQuote } from './quote.ts';
 
 export interface ScriptInput {
@@ -17,7 +20,11 @@ export interface ScriptInput {
   umask?: number;
   env: Record<string, string>;
   commands: { run: string; allow_failure: boolean }[];
+  /** the job has secrets: source and delete $__D/.secrets first, write raw/ instead of logs/ */
+  secrets?: boolean;
 }
+
+const NO_SECRETS_FILE = 'echo "drover: the secrets file of this job is missing or unreadable (it is read once; a job restarted outside drover cannot read it again)" >&2; exit 126';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** CPU use: bash's `times` builtin (no extra process) prints the runner's and its children's user/sys
@@ -25,14 +32,16 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TIMES = "printf '__DROVER_TIMES '; times";
 
 export function renderScript(s: ScriptInput): string {
+  const logs = s.secrets ? 'raw' : 'logs';
   const lines = [
     '#!/bin/bash',
     `# drover job runner (generated) — job ${s.jobId} attempt ${s.attempt}`,
     'umask 077',
     s.dir === null ? '__D="$DROVER_JOB_DIR"' : `__D=${shellQuote(s.dir)}`,
+    ...(s.secrets ? ['__S=0; if [ -r "$__D/.secrets" ]; then . "$__D/.secrets" && __S=1; fi; rm -f "$__D/.secrets"'] : []),
     'exec >>"$__D/job.out" 2>&1 </dev/null',
     'echo "__DROVER_PID=$$"',
-    `cd ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/logs/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
+    `cd ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/${logs}/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
   ];
   if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env"');
   for (const [k, v] of Object.entries(s.env)) {
@@ -42,13 +51,14 @@ export function renderScript(s: ScriptInput): string {
   lines.push(
     '__drover_cmd() {',
     '  local s=${EPOCHREALTIME/,/.}',
-    `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/logs/$1.log" 2>&1 </dev/null`,
+    `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/${logs}/$1.log" 2>&1 </dev/null`,
     '  local c=$?',
     '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$s" "${EPOCHREALTIME/,/.}" >"$__D/meta/$1.json"',
     '  return $c',
     '}',
   );
-  if (s.preamble) lines.push(`printf '%s\\n' ${shellQuote(s.preamble)} >>"$__D/logs/0.log"`);
+  if (s.secrets) lines.push(`[ "$__S" = 1 ] || { __drover_cmd 0 ${shellQuote(NO_SECRETS_FILE)}; __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
+  if (s.preamble) lines.push(`printf '%s\\n' ${shellQuote(s.preamble)} >>"$__D/${logs}/0.log"`);
   s.commands.forEach((c, i) => {
     const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
     lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);

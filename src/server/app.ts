@@ -17,6 +17,11 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { webRoutes } from '../web/routes.ts';
 import { topicsRoutes } from './routes/topics.ts';
 import { hooksRoutes } from './routes/hooks.ts';
+import { secretsRoutes } from './routes/secrets.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { gcRoutes } from './routes/gc.ts';
+import { attestationRoutes } from './routes/attestation.ts';
+import { redactAnswers } from './middleware/redact.ts';
 import type { TriggerService } from '../core/triggers/index.ts';
 import type { ServerDeps } from './deps.ts';
 
@@ -34,10 +39,11 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   }));
   app.get('/healthz', (c) => c.json({ ok: true, version: d.version }));
   const store = d.engine.store;
-  app.get('/metrics', auth({ store }), (c) => c.text(renderMetrics(d), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', auth({ store }), need('read'), (c) => c.text(renderMetrics(d), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   const api = new Hono();
   api.use('*', auth({ store }));
+  if (d.secrets) api.use('*', redactAnswers({ secrets: d.secrets })); // no answer ever carries a secret value
   // an answer to a write is an acknowledgement: it leaves only once the change is on stable storage
   api.use('*', async (c, next) => {
     await next();
@@ -61,6 +67,8 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   api.route('/jobs', agentJobRoutes(d.broker));
   api.use('/tokens/*', need('admin'));
   api.use('/tokens', need('admin'));
+  api.on(['PUT', 'DELETE'], ['/secrets', '/secrets/*'], need('admin'));
+  for (const p of ['/audit', '/audit/*', '/gc', '/gc/*']) api.use(p, need('admin'));
   api.use('*', byMethod());
   api.route('/runs', runsRoutes(d));
   api.route('/jobs', jobsRoutes(d));
@@ -70,7 +78,12 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   api.route('/tokens', tokensRoutes(d));
   api.route('/queue', queueRoutes(d));
   api.route('/events', eventsRoutes(d));
+  if (d.secrets) api.route('/secrets', secretsRoutes(d.secrets, d.audit));
+  if (d.audit) api.route('/audit', auditRoutes(d.audit));
+  if (d.gc) api.route('/gc', gcRoutes(d.gc, d.audit));
+  if (d.attestor) api.route('/runs', attestationRoutes(d, d.attestor));
   // webhooks carry a signature instead of a bearer token: mounted ahead of the api's token check
+  if (d.triggers && d.secrets) app.use('/api/v1/hooks/*', redactAnswers({ secrets: d.secrets }));
   if (d.triggers) app.route('/api/v1/hooks', hooksRoutes(d, d.triggers));
   app.route('/api/v1', api);
   app.route('/', webRoutes()); // the web page and its embedded assets (no token: they hold no data)

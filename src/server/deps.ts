@@ -2,6 +2,10 @@
 import type { Engine } from '../core/scheduler/engine.ts';
 import type { Logger } from '../core/ports.ts';
 import type { AgentBroker } from '../core/agents/broker.ts';
+import type { SecretStore } from '../core/secrets/store.ts';
+import type { AuditRepo } from '../core/secrets/types.ts';
+import type { GarbageCollector } from '../core/gc/collector.ts';
+import type { Attestor } from '../core/provenance/attest.ts';
 
 export interface ServerDeps {
   engine: Engine;
@@ -14,6 +18,12 @@ export interface ServerDeps {
   rateLimit?: number;
   /** set once SIGTERM arrived: new submits and claims get 503 */
   shuttingDown?: () => boolean;
+  /** the secret store (routes/secrets.ts; every answer is redacted with it) */
+  secrets?: SecretStore;
+  /** who did what (routes record into it; GET /audit reads it) */
+  audit?: AuditRepo;
+  gc?: GarbageCollector;
+  attestor?: Attestor;
 }
 
 export function limitOf(q: string | undefined, dflt = 50, max = 1000): number {

@@ -1,5 +1,5 @@
 // POST /api/v1/hooks/:pipeline: no bearer token, an HMAC-SHA256 signature of the raw body keyed by the
-// pipeline's webhook secret (for now from DROVER_SECRET_<NAME> of the server's environment). Good,
+// pipeline's webhook secret (from the secret store: PUT /secrets/:name). Good,
 // bad and missing signatures; nothing starts on a 401.
 import { test, expect, beforeAll, afterAll } from 'bun:test';
 import { createHmac } from 'node:crypto';
@@ -9,8 +9,8 @@ import { register, runsOf } from './helpers.ts';
 let s: TestServer;
 const SECRET = 'hook-secret-for-tests';
 beforeAll(async () => {
-  process.env.DROVER_SECRET_HOOK_KEY = SECRET; // the server inherits it; other tests' servers must not
-  try { s = await startServer(['--max-parallel', '4']); } finally { delete process.env.DROVER_SECRET_HOOK_KEY; }
+  s = await startServer(['--max-parallel', '4']);
+  expect((await s.api('PUT', '/secrets/HOOK_KEY', { value: SECRET })).status).toBe(201);
   await register(s, { name: 'hooked', webhook: { secret: 'HOOK_KEY' }, params: { ref: 'none' }, stages: [{ name: 'a', jobs: [{ name: 'j', commands: ['echo ref=${{ params.ref }}'] }] }] });
   await register(s, { name: 'unset-secret', webhook: { secret: 'NOT_SET' }, stages: [{ name: 'a', jobs: [{ name: 'j', commands: ['true'] }] }] });
   await register(s, { name: 'no-hook', stages: [{ name: 'a', jobs: [{ name: 'j', commands: ['true'] }] }] });
@@ -54,7 +54,7 @@ test('bad or missing signatures are 401 and start nothing', async () => {
   // a secret the server does not have: refused whatever the signature
   const r = await hook('unset-secret', body, sign(body, ''));
   expect(r.status).toBe(401);
-  expect(r.body.error.message).toContain('DROVER_SECRET_NOT_SET');
+  expect(r.body.error.message).toContain('drover secret set NOT_SET');
   expect((await runsOf(s, 'hooked')).length).toBe(before);
   expect(await runsOf(s, 'unset-secret')).toHaveLength(0);
 });

@@ -11,6 +11,7 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize } from '../../runner/meta.ts';
+import { jobSecrets } from '../scheduler/prepare.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
 export interface CompleteRequest { lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string> }
@@ -69,7 +70,11 @@ export class AgentBroker {
       eng.flushAfterCommit();
       if (!started) continue; // lost the race, or the job failed its checks
       this.counters.claims++;
+      // the job's secrets travel in this answer only: the agent writes them to a 0600 file that job.sh
+      // sources and deletes, and redacts them from the logs it uploads (never in the script or env)
+      const secrets = jobSecrets(started.prepared);
       return {
+        ...(secrets ? { secrets } : {}),
         job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: started.prepared.commandCount, timeout_ms: started.prepared.timeoutMs },
         lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
         script: started.prepared.scriptText!,

@@ -8,6 +8,7 @@ import { loadSpec, pipelineVersionFor, planSubmission, preview, specHash, type S
 import { groupView, runSummary, runView } from '../views.ts';
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
+import { checkSpecSecrets } from '../secrets/check.ts';
 
 function storageOr(err: unknown, action: string): never {
   if (isStorageError(err)) throw new DroverError('storage_unavailable', `storage unavailable while ${action}: ${(err as Error).message} (reads still work; nothing was written)`, { action });
@@ -26,6 +27,7 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
     }
   }
   const { spec, raw } = loadSpec(store, input, [...eng.executors.keys(), 'agent']);
+  checkSpecSecrets(spec, eng.secrets);
   const { version, isNew } = pipelineVersionFor(store, spec.name, raw);
   const plan = planSubmission(spec, version, input, { runsDir: config.runsDir, workspaceRoot: config.workspaceRoot, maxSweep: config.maxSweep, now });
   if (opts.dryRun) return { replayed: false, body: preview(plan) };

@@ -20,8 +20,18 @@ import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
 import { rollUpStage, rollUpRun, rollUpGroup, type RollupCtx } from './rollup.ts';
 import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { runResult } from './result.ts';
+import type { SecretsView } from '../secrets/types.ts';
+import type { LogGate } from '../redact/pool.ts';
 
-export interface EngineDeps { store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig }
+export interface EngineDeps {
+  store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig;
+  /** secret values for jobs, and redaction of what the engine stores (outputs, messages, result.json) */
+  secrets?: SecretsView;
+  /** holds an ended job until its redacted log is final (jobs with secrets), applies the log cap */
+  logGate?: LogGate;
+  /** called with each result.json written (provenance: the attestation beside it) */
+  onResult?: (run: RunRow, text: string) => void;
+}
 
 export class Engine {
   readonly store: Store;
@@ -55,9 +65,13 @@ export class Engine {
   /** called whenever jobs become queued (the agent broker wakes its long-polls) */
   readonly queuedListeners: (() => void)[] = [];
   readonly reaper = { reaped: 0, deferred: 0, backstop: 0, errors: 0 };
+  readonly secrets?: SecretsView;
+  private logGate?: LogGate;
+  private onResult?: (run: RunRow, text: string) => void;
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
+    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
   }
 
   // ---- life cycle ----
@@ -129,6 +143,7 @@ export class Engine {
   }
 
   private rebuildReady(): void {
+    this.ownQueueIdle = false; // (backoffs may have ended)
     for (const g of this.store.queuedGroups()) {
       if (g.status === 'paused' || this.ready.has(g.id)) continue;
       this.ready.set(g.id, { priority: g.priority, served: 0 });
@@ -154,7 +169,10 @@ export class Engine {
   // ---- the tick ----
 
   tick(): void {
-    const obs = this.observations; this.observations = [];
+    const gate = this.logGate;
+    // an ended job whose redacted log is still being copied comes back once it is final
+    const obs = gate ? this.observations.filter((o) => gate.pass(o, (held) => { this.observations.push(held); this.wake(); })) : this.observations;
+    this.observations = [];
     const handles = this.handles; this.handles = [];
     const now = this.clock.now();
     const at = isoNow(now);
@@ -180,6 +198,7 @@ export class Engine {
       return;
     }
     this.afterCommit();
+    if (gate) for (const s of starts) gate.started(s.prepared);
     this.launchAll(starts);
   }
 
@@ -293,6 +312,10 @@ export class Engine {
       status = 'failed'; reason = 'exit_code';
       const failed = r.commands.findIndex((c) => c.exit_code !== null && c.exit_code !== 0);
       message = `command ${failed} exited with code ${r.rc}`;
+    }
+    if (this.secrets) { // what a job wrote, and errors quoting it, are stored redacted
+      for (const k of Object.keys(r.outputs)) r.outputs[k] = this.secrets.redactText(r.outputs[k]!);
+      if (message) message = this.secrets.redactText(message);
     }
     const patch = { ended_at: at, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
     this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: at });
@@ -410,7 +433,8 @@ export class Engine {
 
   private startWithinLimits(at: string, now: number, periodic: boolean): { prepared: PreparedJob; job: JobRow }[] {
     const starts: { prepared: PreparedJob; job: JobRow }[] = [];
-    while (this.ready.size > 0 && (this.runningLimited < this.config.maxParallel || this.ownQueueRoom())) {
+    let ownQueueStarted = false;
+    while (this.ready.size > 0 && (this.runningLimited < this.config.maxParallel || (!this.ownQueueIdle && this.ownQueueRoom()))) {
       const groupId = this.pickGroup();
       if (!groupId) break;
       if (this.store.getGroup(groupId)?.status !== 'running') { this.dropReady(groupId); continue; } // paused or ended
@@ -434,7 +458,11 @@ export class Engine {
       const g = this.ready.get(groupId);
       if (g) g.served = ++this.servedCounter; // (the group may just have ended and left the ready set)
       if (started) starts.push(started);
+      if (started && !this.limited(started.job.executor)) ownQueueStarted = true;
     }
+    // a full pass found nothing for Slurm & co. while max_parallel was reached: skip such passes until new
+    // work is queued or such a job ends (else every local completion would scan every waiting group)
+    if (this.runningLimited >= this.config.maxParallel && !ownQueueStarted) this.ownQueueIdle = true;
     if (periodic && this.runningLimited >= this.config.maxParallel) this.noteLimitBlockers(at);
     if (this.ready.size === 0 && starts.length === 0) this.rebuildReadyLater();
     return starts;
@@ -512,6 +540,7 @@ export class Engine {
 
   /** Jobs of ownQueue executors (Slurm) wait in their batch system's queue, outside max_parallel. */
   limited(executor: string): boolean { return !this.executors.get(executor)?.capabilities.ownQueue; }
+  private ownQueueIdle = false;
   private ownQueueRoom(): boolean {
     for (const [name, ex] of this.executors) if (ex.capabilities.ownQueue && this.hasSlot(name)) return true;
     return false;
@@ -549,7 +578,7 @@ export class Engine {
     }
     let prepared: PreparedJob;
     try {
-      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease });
+      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: this.secrets });
       writeJobFiles(prepared);
     } catch (err) {
       if (err instanceof PrepareFailure) return fail(err.reason, err.message);
@@ -599,6 +628,7 @@ export class Engine {
     this.running.set(executor, Math.max(0, (this.running.get(executor) ?? 0) - 1));
     this.runningTotal = Math.max(0, this.runningTotal - 1);
     if (this.limited(executor)) this.runningLimited = Math.max(0, this.runningLimited - 1);
+    else this.ownQueueIdle = false;
     for (const [g, priority] of this.parked) if (!this.ready.has(g)) this.ready.set(g, { priority, served: 0 });
     this.parked.clear();
   }
@@ -607,6 +637,7 @@ export class Engine {
   logWarn(msg: string, data: Record<string, unknown>): void { this.log.warn(msg, data); }
 
   onQueued(groupId: string): void {
+    this.ownQueueIdle = false;
     for (const l of this.queuedListeners) l();
     const g = this.store.getGroup(groupId);
     if (!g || g.status === 'paused') return;
@@ -656,8 +687,10 @@ export class Engine {
       const run = this.store.getRun(runId) as RunRow;
       const body = runResult(this, run);
       const tmp = join(run.dir, '.result.json.tmp');
-      writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
+      const text = (this.secrets ? this.secrets.redactText(JSON.stringify(body, null, 2)) : JSON.stringify(body, null, 2)) + '\n';
+      writeFileSync(tmp, text, { mode: 0o600 });
       renameSync(tmp, join(run.dir, 'result.json'));
+      this.onResult?.(run, text);
     } catch (err) {
       this.log.warn('could not write result.json', { runId, err: String(err) });
     }

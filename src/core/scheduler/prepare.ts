@@ -2,12 +2,15 @@
 // under the root, renders commands (${{ }}), builds the env and the job script (synchronously, inside
 // the scheduler's transaction); writeJobFiles() makes the job folder and job.sh. (Measured: doing
 // these few file operations synchronously beats the thread pool here, where file creation is slow.)
-import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, type FailureReason } from '../errors.ts';
 import { renderCommand, type PipelineSpec } from '../spec/index.ts';
 import { renderScript } from '../../runner/script.ts';
 import { isUnder } from '../workspace.ts';
+import { commandRefusal } from '../spec/validator.ts';
+import { shellQuote } from '../../runner/quote.ts';
+import type { SecretsView } from '../secrets/types.ts';
 import type { PreparedJob } from '../ports.ts';
 import type { JobRow, RunRow, StageRow } from '../types.ts';
 
@@ -19,7 +22,13 @@ export interface PrepareContext {
   workspaceRoot: string; extraEnv?: Record<string, string>; preamble?: string;
   /** for a remote agent: the script finds its folder in $DROVER_JOB_DIR and works there */
   portable?: boolean;
+  /** where the values of the spec's `secrets:` come from (never written into job.sh) */
+  secrets?: SecretsView;
 }
+
+/** The secret values a prepared job gets, kept beside it (never on the PreparedJob an executor sees). */
+const SECRETS = new WeakMap<PreparedJob, { values: Record<string, string>; portable: boolean }>();
+export const jobSecrets = (job: PreparedJob): Record<string, string> | undefined => SECRETS.get(job)?.values;
 
 const UMASK = process.umask();
 const envKey = (k: string) => k.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -53,16 +62,31 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   } catch (err) {
     throw new PrepareFailure('interpolation_failed', err instanceof DroverError ? err.message : String(err));
   }
+  const secrets = secretsOf(spec, ctx);
+  for (const [k, c] of commands.entries()) {
+    const refused = commandRefusal(c.run, { workspaceRoot: ctx.workspaceRoot, workdir, allow: spec.validator?.allow });
+    if (refused) throw new PrepareFailure('rejected_by_validator', `command ${k} as rendered is refused by the validator (${refused.rule}: ${refused.message})`);
+  }
   const env: Record<string, string> = { ...spec.env, ...js.env };
   for (const [k, v] of Object.entries(params)) env[`DROVER_PARAM_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
   for (const [k, v] of Object.entries(inputs)) env[`DROVER_INPUT_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
   Object.assign(env, ctx.extraEnv ?? {}, { DROVER_RUN_ID: run.id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) });
   if (!ctx.portable) Object.assign(env, { DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir });
-  return {
+  const prepared: PreparedJob = {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
     resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null, groupId: job.group_id,
-    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, env, commands, umask: UMASK, preamble: ctx.preamble }),
+    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets }),
   };
+  if (secrets) { prepared.rawLogs = !ctx.portable; SECRETS.set(prepared, { values: secrets, portable: !!ctx.portable }); }
+  return prepared;
+}
+
+/** The values of the spec's secrets (null: it has none); a secret deleted since the submit fails the job. */
+function secretsOf(spec: PipelineSpec, ctx: PrepareContext): Record<string, string> | null {
+  if (!spec.secrets.length) return null;
+  const missing = ctx.secrets ? ctx.secrets.missing(spec.secrets) : spec.secrets;
+  if (missing.length) throw new PrepareFailure('missing_secret', `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set (drover secret set NAME)`);
+  return ctx.secrets!.values(spec.secrets);
 }
 
 /** The job folder (logs/, meta/) and job.sh; a retry first moves the previous attempt aside. */
@@ -77,7 +101,19 @@ export function writeJobFiles(job: PreparedJob): void {
   mkdirFresh(job.dir);
   mkdirFresh(join(job.dir, 'logs'));
   mkdirFresh(join(job.dir, 'meta'));
+  const secrets = SECRETS.get(job);
+  if (secrets && !secrets.portable) writeSecretsFile(job.dir, secrets.values);
   writeFileSync(job.script, job.scriptText!, { mode: 0o700 });
+}
+
+/** raw/ (fresh: no leftovers of a start that never ran) and .secrets (0600), which job.sh sources and deletes. */
+function writeSecretsFile(dir: string, values: Record<string, string>): void {
+  rmSync(join(dir, 'raw.progress'), { force: true });
+  rmSync(join(dir, 'raw'), { recursive: true, force: true });
+  mkdirFresh(join(dir, 'raw'));
+  const file = join(dir, '.secrets');
+  rmSync(file, { force: true });
+  writeFileSync(file, Object.entries(values).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(''), { mode: 0o600, flag: 'wx' });
 }
 
 /** mkdir without the recursive walk (a hot path); creates missing parents only when needed. */

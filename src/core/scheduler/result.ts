@@ -1,4 +1,12 @@
-// result.json of a run: outcome, effective config per job, timings. Written when the run ends.
+// result.json of a run: outcome, effective config per job, timings, and provenance — the drover
+// version and host, and per job the SHA-256 of job.sh (the exact script that ran) and of each command
+// line as rendered, and the NAMES of the environment variables it got (values never; secrets by name).
+// Written when the run ends (redacted; attestation.json beside it signs it: core/provenance).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname, platform, arch } from 'node:os';
+import { sha256Hex } from '../provenance/attest.ts';
+import { scriptFacts } from '../provenance/script-facts.ts';
 import type { JobRow, RunRow } from '../types.ts';
 import type { Store } from '../ports.ts';
 import type { PipelineSpec } from '../spec/index.ts';
@@ -11,26 +19,38 @@ export function runResult(src: Source, run: RunRow) {
   const spec = src.specOfRun(run.id);
   const jobs = src.store.jobsOfRun(run.id);
   const stages = src.store.stagesOfRun(run.id);
+  const params = JSON.parse(run.params);
   return {
     id: run.id, pipeline: run.pipeline, pipeline_version: run.pipeline_version, status: run.status,
-    reason: run.reason, params: JSON.parse(run.params), trigger: JSON.parse(run.trigger),
+    reason: run.reason, params, trigger: JSON.parse(run.trigger),
     created_at: run.created_at, started_at: run.started_at, ended_at: run.ended_at,
     duration_s: durationS(run.started_at, run.ended_at),
     stages: stages.map((s) => ({ name: s.name, status: s.status, outputs: s.outputs ? JSON.parse(s.outputs) : {} })),
-    jobs: jobs.map((j) => jobResult(src, spec, j)),
-    provenance: { drover_version: process.env.DROVER_VERSION ?? null, host: process.env.HOSTNAME ?? null },
+    jobs: jobs.map((j) => jobResult(src, spec, j, run, params)),
+    provenance: {
+      drover_version: process.env.DROVER_VERSION ?? null, host: hostname(), platform: `${platform()}-${arch()}`,
+      workspace: run.workspace, secret_names: spec.secrets,
+    },
   };
 }
 
-function jobResult(src: Source, spec: PipelineSpec, j: JobRow) {
+function jobResult(src: Source, spec: PipelineSpec, j: JobRow, run: RunRow, params: unknown) {
   const js = spec.stages[j.stage_idx]!.jobs[j.job_idx]!;
+  let script: string | null = null;
+  try { script = readFileSync(join(run.dir, 'jobs', j.id, 'job.sh'), 'utf8'); } catch { /* never started */ }
+  const facts = script === null ? null : scriptFacts(script);
   return {
     id: j.id, stage: spec.stages[j.stage_idx]!.name, name: j.name, status: j.status, reason: j.reason, message: j.message,
     exit_code: j.exit_code, attempt: j.attempt, started_at: j.started_at, ended_at: j.ended_at,
     duration_s: durationS(j.started_at, j.ended_at),
     outputs: j.outputs ? JSON.parse(j.outputs) : {},
-    effective_config: { executor: j.executor, resources: js.resources, timeout_ms: js.timeout_ms ?? spec.timeout_ms ?? null, device: j.device ? JSON.parse(j.device) : { type: 'cpu' } },
+    effective_config: { executor: j.executor, resources: js.resources, timeout_ms: js.timeout_ms ?? spec.timeout_ms ?? null, device: j.device ? JSON.parse(j.device) : { type: 'cpu' }, params },
     stats: j.stats ? JSON.parse(j.stats) : null,
-    commands: src.store.commandsOf(j.id, j.attempt).map((c) => ({ index: c.idx, exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })),
+    script_sha256: script === null ? null : sha256Hex(script),
+    env_names: facts ? [...facts.envNames, ...spec.secrets].sort() : null,
+    commands: src.store.commandsOf(j.id, j.attempt).map((c) => {
+      const line = facts?.commands.get(c.idx);
+      return { index: c.idx, exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at, sha256: line === undefined ? null : sha256Hex(line) };
+    }),
   };
 }

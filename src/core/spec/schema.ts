@@ -91,6 +91,10 @@ export const StageSchema = v.strictObject({
   commands: v.optional(jobEntries.commands),
 });
 
+function validRegex(re: string): boolean {
+  try { new RegExp(re); return true; } catch { return false; }
+}
+
 function validTimezone(tz: string): boolean {
   try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true; } catch { return false; }
 }
@@ -130,6 +134,9 @@ export const PipelineSchema = v.strictObject({
     max_runs_per_hour: v.optional(int(1)),
   })),
   webhook: v.optional(v.strictObject({ secret: named(VAR_NAME, 'secret name') })),
+  validator: v.optional(v.strictObject({
+    allow: v.optional(v.array(v.pipe(v.string('expected a regular expression'), v.check(validRegex, 'invalid regular expression')), 'expected a list of regular expressions')),
+  })),
   stages: v.pipe(v.array(StageSchema, 'expected a list of stages'), v.minLength(1, 'must have at least one stage')),
 });
 

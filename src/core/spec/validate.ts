@@ -152,6 +152,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions): PipelineSpe
     },
     on: raw.on && compact({ ...raw.on }),
     webhook: raw.webhook && { ...raw.webhook },
+    validator: raw.validator && { allow: raw.validator.allow ?? [] },
     stages: [],
   });
   spec.stages = raw.stages.map((s, i) => normStage(s, i, spec, opts));

@@ -2,7 +2,7 @@
 // resource cost of what ran. The service (service.ts) owns the loop; the rest are its parts.
 export { TriggerService, pipelineTriggers, type TriggerServiceDeps } from './service.ts';
 export { checkCron, checkSchedule, nextFires, dueOccurrences, CATCH_UP_CAP } from './cron.ts';
-export { envSecrets, sign, verifySignature, SIGNATURE_HEADER, type SecretSource } from './webhook.ts';
+export { noSecrets, sign, verifySignature, SIGNATURE_HEADER, type SecretSource } from './webhook.ts';
 export { recordJobCosts } from './cost.ts';
 export { eventStatus, eventRetryDelay, TOPIC } from './topics.ts';
 export type { TriggerStore, Cost } from './store.ts';

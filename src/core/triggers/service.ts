@@ -17,7 +17,7 @@ import type { StatusEvent } from '../types.ts';
 import { Schedules, scheduleView } from './schedules.ts';
 import { Topics } from './topics.ts';
 import { recordJobCosts } from './cost.ts';
-import { envSecrets, verifySignature, hookParams, type SecretSource } from './webhook.ts';
+import { noSecrets, verifySignature, hookParams, type SecretSource } from './webhook.ts';
 import type { LatestSpec, TriggerCtx } from './context.ts';
 
 const MAX_WAIT_MS = 1_000;
@@ -44,7 +44,7 @@ export class TriggerService {
     const clock = d.clock ?? { now: () => Date.now() };
     this.ctx = { engine: d.engine, store: d.engine.store, log: d.log, clock };
     this.startedMs = clock.now();
-    this.secrets = d.secrets ?? envSecrets();
+    this.secrets = d.secrets ?? noSecrets;
     this.schedules = new Schedules(this.ctx, this.startedMs);
     this.topics = new Topics(this.ctx, (name) => this.latest.get(name), (topic) => this.byTopic.get(topic) ?? []);
   }

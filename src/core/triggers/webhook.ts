@@ -2,18 +2,14 @@
 // keyed by the secret the pipeline names in `webhook: {secret: NAME}` — and map the JSON body to
 // params. The route lives in server/routes/hooks.ts.
 //
-// Secrets come through SecretSource. The secret store is not built yet (another issue); until it is,
-// envSecrets() is the only source: the server process's environment variable DROVER_SECRET_<NAME>.
-// TEMPORARY: replace envSecrets with the secret store once it exists.
+// Secrets come through SecretSource: the secret store (core/secrets/store.ts; `drover secret set NAME`).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DroverError } from '../errors.ts';
 
 export interface SecretSource { get(name: string): string | null }
 
-/** TEMPORARY source until the secret store exists: DROVER_SECRET_<NAME> of the server's environment. */
-export function envSecrets(env: Record<string, string | undefined> = process.env): SecretSource {
-  return { get: (name) => env[`DROVER_SECRET_${name}`] ?? null };
-}
+/** No secrets at all (a TriggerService built without a store refuses every webhook). */
+export const noSecrets: SecretSource = { get: () => null };
 
 export const SIGNATURE_HEADER = 'x-drover-signature';
 
@@ -24,7 +20,7 @@ export function sign(secret: string, body: Uint8Array | string): string {
 /** Refuses (401) a missing or wrong signature; compares in constant time. */
 export function verifySignature(secret: string | null, body: Uint8Array, header: string | null | undefined, secretName: string): void {
   if (secret === null || secret === '') {
-    throw new DroverError('unauthorized', `webhook secret '${secretName}' is not set on the server (temporarily read from DROVER_SECRET_${secretName})`, { secret: secretName });
+    throw new DroverError('unauthorized', `webhook secret '${secretName}' is not set on the server (set it with: drover secret set ${secretName})`, { secret: secretName });
   }
   if (!header) throw new DroverError('unauthorized', 'missing X-Drover-Signature header (sha256=<hex HMAC-SHA256 of the raw body>)');
   const m = /^sha256=([0-9a-fA-F]{64})$/.exec(header.trim());

@@ -4,6 +4,7 @@ import { DroverError } from '../../core/errors.ts';
 import { pauseGroup, resumeGroup, cancelGroup } from '../../core/scheduler/control.ts';
 import { groupView } from '../../core/views.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+import { audit } from '../audit.ts';
 
 export function groupsRoutes(d: ServerDeps) {
   const eng = d.engine;
@@ -17,7 +18,7 @@ export function groupsRoutes(d: ServerDeps) {
       return c.json({ items: page.items.map((g) => groupView(eng.store, g)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!), cost: eng.store.triggers.costOfGroup(c.req.param('id')) }))
-    .post('/:id/pause', (c) => c.json(pauseGroup(eng, id(c.req.param('id')))))
-    .post('/:id/resume', (c) => c.json(resumeGroup(eng, id(c.req.param('id')))))
-    .post('/:id/cancel', (c) => c.json(cancelGroup(eng, id(c.req.param('id')))));
+    .post('/:id/pause', (c) => { const out = pauseGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'pause', out.id); return c.json(out); })
+    .post('/:id/resume', (c) => { const out = resumeGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'resume', out.id); return c.json(out); })
+    .post('/:id/cancel', (c) => { const out = cancelGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'cancel', out.id); return c.json(out); });
 }

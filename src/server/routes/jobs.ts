@@ -6,6 +6,7 @@ import { explain } from '../../core/scheduler/explain.ts';
 import { jobView } from '../../core/views.ts';
 import { readLog } from '../logs.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+import { audit } from '../audit.ts';
 
 function intParam(v: string | undefined, name: string): number | null {
   if (v === undefined || v === '') return null;
@@ -40,5 +41,5 @@ export function jobsRoutes(d: ServerDeps) {
       const { data, size } = readLog(view.dir, view.commands.length, command, offset);
       return new Response(data as unknown as BodyInit, { headers: { 'content-type': 'text/plain; charset=utf-8', 'x-log-size': String(size), 'x-job-status': j.status } });
     })
-    .post('/:id/cancel', (c) => { get(c.req.param('id')); const j = cancelJob(eng, c.req.param('id')); return c.json(jobView(eng, j)); });
+    .post('/:id/cancel', (c) => { get(c.req.param('id')); const j = cancelJob(eng, c.req.param('id')); audit(d.audit, c, 'cancel', j.id); return c.json(jobView(eng, j)); });
 }

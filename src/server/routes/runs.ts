@@ -8,6 +8,7 @@ import { runSummary, runView } from '../../core/views.ts';
 import { renderGraph } from '../graph.ts';
 import { readBody, check } from '../body.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+import { audit } from '../audit.ts';
 
 const SubmitBody = v.strictObject({
   spec: v.optional(v.unknown()),
@@ -34,6 +35,8 @@ export function runsRoutes(d: ServerDeps) {
       const manual = (c.req.header('user-agent') ?? '').startsWith('drover-cli');
       const trigger = manual ? { kind: 'manual' as const } : body.spec === undefined ? { kind: 'api' as const } : undefined;
       const out = submit(eng, { ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash });
+      const made = out.body as { run?: { id: string }; group?: { id: string } };
+      if (!dryRun && !out.replayed) audit(d.audit, c, 'submit', made.run?.id ?? made.group?.id ?? null, { pipeline: (made.run as { pipeline?: string } | undefined)?.pipeline ?? (made.group as { pipeline?: string } | undefined)?.pipeline });
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
@@ -41,8 +44,8 @@ export function runsRoutes(d: ServerDeps) {
       return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...runView(eng, get(c.req.param('id'))), cost: eng.store.triggers.costOfRun(c.req.param('id')) }))
-    .post('/:id/cancel', (c) => { get(c.req.param('id')); return c.json(cancelRun(eng, c.req.param('id'))); })
-    .post('/:id/retry', (c) => { get(c.req.param('id')); return c.json(retryRun(eng, c.req.param('id'))); })
+    .post('/:id/cancel', (c) => { get(c.req.param('id')); const out = cancelRun(eng, c.req.param('id')); audit(d.audit, c, 'cancel', c.req.param('id')); return c.json(out); })
+    .post('/:id/retry', (c) => { get(c.req.param('id')); const out = retryRun(eng, c.req.param('id')); audit(d.audit, c, 'retry', c.req.param('id')); return c.json(out); })
     .get('/:id/graph', (c) => {
       const run = get(c.req.param('id'));
       const format = c.req.query('format') ?? 'json';
