@@ -95,9 +95,10 @@ export async function serve(o: ServeOptions) {
   mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
   const bus = new Bus(log);
   // secrets (encrypted at rest), the redacting log copiers of jobs with secrets, signed results, audit
-  const secrets = await SecretStore.open(join(o.dataDir, 'secrets.key'), secretsRepo(sqlite), log.scope({ part: 'secrets' }));
+  const tx = <T>(fn: () => T): T => store.tx(fn);
+  const secrets = await SecretStore.open(join(o.dataDir, 'secrets.key'), secretsRepo(sqlite, tx), log.scope({ part: 'secrets' }));
   const attestor = await Attestor.open(o.dataDir, log.scope({ part: 'provenance' }));
-  const audit = auditRepo(sqlite);
+  const audit = auditRepo(sqlite, tx);
   const logGate = new CopierPool({
     secrets, maxLogSize: o.maxLogSize === undefined ? DEFAULT_MAX_LOG_SIZE : o.maxLogSize, log: log.scope({ part: 'logs' }),
     dirOf: (id) => { const j = store.getJob(id); return j ? engine.jobDir(j) : null; },
@@ -109,7 +110,7 @@ export async function serve(o: ServeOptions) {
   logGate.resumeRunning(engine);
   await engine.start();
   const gc = new GarbageCollector({
-    repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx: (fn) => store.tx(fn), log: log.scope({ part: 'gc' }),
+    repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
     retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });
   const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));

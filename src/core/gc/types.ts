@@ -1,0 +1,27 @@
+// Ports of retention GC: the rows it reads and the one removal it asks of the db (db/repos/gc.ts).
+export interface GcRunRow { id: string; group_id: string; pipeline: string; status: string; dir: string; created_at: string; ended_at: string | null }
+
+export interface GcRepo {
+  pipelinesWithRuns(): string[];
+  /** newest first */
+  runsOf(pipeline: string): GcRunRow[];
+  runExists(id: string): boolean;
+  /** the runs (those still terminal) and everything below them, their status events, and groups left
+   *  without runs; one transaction; returns the ids removed */
+  deleteRuns(runs: GcRunRow[]): string[];
+}
+
+export interface GcRemoved { id: string; pipeline: string; status: string; ended_at: string | null; bytes: number; reason: 'keep_last' | 'max_age' }
+
+export interface GcReport {
+  dry_run: boolean;
+  at: string;
+  runs_removed: number;
+  bytes_freed: number;
+  runs: GcRemoved[];
+  /** run folders with no run in the db (left by a crash), removed too */
+  orphans: { dir: string; bytes: number }[];
+  /** runs that the policy would remove but that are not terminal */
+  skipped_active: number;
+  pipelines: { pipeline: string; keep_last: number | null; max_age_ms: number | null; runs: number; removed: number }[];
+}

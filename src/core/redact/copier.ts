@@ -1,0 +1,221 @@
+// The redacting log copier of one job with secrets: the runner writes raw output to raw/<n>.log
+// (0600); this copies it, redacted, to logs/<n>.log — the stored log that the API, the WebSocket
+// tail and the web page serve. Driven by fs.watch on raw/ plus a short fallback timer (like
+// ws/tail.ts), it reads each raw file from where it left off, and hands the redactor what it has:
+// bytes that may be the start of a secret continuing in the next write stay in raw/ and are offered
+// again with what follows. Commands run one after another, so raw/<n>.log is final once
+// raw/<n+1>.log exists (or the job has ended: drain()). Progress (command, raw offset, stored size)
+// is kept in raw.progress after each append, so a restarted server resumes exactly: it truncates the
+// stored log to the recorded size and re-reads raw from the recorded offset.
+// The per-job log cap (--max-log-size) is enforced here: past it, one marker line, the rest dropped.
+// Not here: finding secrets (redactor.ts), when a job ends (pool.ts).
+import { openSync, readSync, writeSync, closeSync, statSync, existsSync, watch, readFileSync, writeFileSync, rmSync, truncateSync, renameSync, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Redactor } from './redactor.ts';
+import type { Logger } from '../ports.ts';
+
+export interface CopierOptions {
+  /** the job folder: raw/ in, logs/ out */
+  dir: string;
+  commandCount: number;
+  redactor: Redactor;
+  /** bytes of stored log per job; null: no cap */
+  maxLogSize: number | null;
+  fallbackMs?: number;
+  /** bytes per read */
+  chunk?: number;
+  /** bytes copied per pass before yielding to the event loop */
+  passBudget?: number;
+  log?: Logger;
+}
+
+interface Progress { cmd: number; raw: number; log: number; total: number; capped: boolean }
+
+export const capMarker = (max: number) => Buffer.from(`\n[drover: the log reached --max-log-size (${max} bytes); the rest of the output was dropped]\n`);
+
+export class Copier {
+  private p: Progress = { cmd: 0, raw: 0, log: 0, total: 0, capped: false };
+  private fd: number | null = null;
+  private fdCmd = -1;
+  private buf: Buffer;
+  private watcher: FSWatcher | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private queued = false;
+  private stopped = false;
+  private readonly chunk: number;
+  private readonly budget: number;
+  private readonly progressFile: string;
+
+  constructor(private readonly o: CopierOptions) {
+    // a chunk must hold a whole pattern with room to spare, or a long secret could stall the copy
+    this.chunk = Math.max(o.chunk ?? 4 << 20, 4 * o.redactor.maxLen + 4096);
+    this.budget = o.passBudget ?? 16 << 20;
+    this.buf = Buffer.allocUnsafe(this.chunk);
+    this.progressFile = join(o.dir, 'raw.progress');
+    this.resume();
+  }
+
+  get dir(): string { return this.o.dir; }
+  get redactor(): Redactor { return this.o.redactor; }
+
+  /** Watch raw/ and copy as output arrives. */
+  start(): this {
+    try {
+      this.watcher = watch(join(this.o.dir, 'raw'), () => this.queuePass());
+      this.watcher.on('error', () => { try { this.watcher?.close(); } catch { /* closed */ } this.watcher = null; });
+    } catch { /* no inotify here: the timer does it */ }
+    this.timer = setInterval(() => this.queuePass(), this.o.fallbackMs ?? 250);
+    this.timer.unref?.();
+    this.queuePass();
+    return this;
+  }
+
+  /** Stop watching (server shutdown); progress stays on disk for the next server. */
+  stop(): void {
+    this.stopped = true;
+    try { this.watcher?.close(); } catch { /* closed */ }
+    this.watcher = null;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.closeFd();
+  }
+
+  /** The job has ended: copy everything that is left (no more holding back), then remove raw/. */
+  async drain(): Promise<void> {
+    this.stop();
+    while (this.pass(true)) await new Promise((r) => setImmediate(r));
+    this.closeFd();
+    rmSync(join(this.o.dir, 'raw'), { recursive: true, force: true });
+    rmSync(this.progressFile, { force: true });
+    rmSync(join(this.o.dir, '.secrets'), { force: true });
+    this.redactOutputs();
+  }
+
+  private queuePass(): void {
+    if (this.queued || this.stopped) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      if (this.stopped) return;
+      try {
+        if (this.pass(false)) this.queuePass();
+      } catch (err) {
+        this.o.log?.warn('log copier pass failed; will retry', { dir: this.o.dir, err: String(err) });
+      }
+    });
+  }
+
+  private raw(i: number) { return join(this.o.dir, 'raw', `${i}.log`); }
+  private stored(i: number) { return join(this.o.dir, 'logs', `${i}.log`); }
+
+  /** Copies what is there (up to the budget); true when there is more to copy right away. */
+  pass(final: boolean): boolean {
+    let budget = this.budget;
+    const start = { ...this.p };
+    try {
+      while (this.p.cmd < this.o.commandCount) {
+        const i = this.p.cmd;
+        let size: number;
+        try { size = statSync(this.raw(i)).size; } catch {
+          // not started (yet, or ever); a later command's file means this one never will be
+          if (i + 1 >= this.o.commandCount || !existsSync(this.raw(i + 1))) break;
+          this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
+          continue;
+        }
+        const done = final || existsSync(this.raw(i + 1));
+        if (done) size = statSync(this.raw(i)).size; // what the finished command left, all of it
+        const fd = this.open(i);
+        while (this.p.raw < size && budget > 0) {
+          const len = readSync(this.rawFd(i), this.buf, 0, Math.min(this.chunk, size - this.p.raw), this.p.raw);
+          if (len <= 0) break;
+          const last = done && this.p.raw + len >= size;
+          const { out, consumed } = this.o.redactor.scan(this.buf.subarray(0, len), last);
+          this.write(fd, out);
+          this.p.raw += consumed;
+          budget -= Math.max(consumed, 1);
+          if (consumed === 0) break; // only a possible secret's start so far: wait for more
+        }
+        if (this.p.raw < size) return budget <= 0;
+        if (!done) break;
+        this.closeFd();
+        this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
+      }
+      return false;
+    } finally {
+      if (this.p.cmd !== start.cmd || this.p.raw !== start.raw || this.p.log !== start.log) this.save();
+    }
+  }
+
+  private rawFds = new Map<number, number>();
+  private rawFd(i: number): number {
+    let fd = this.rawFds.get(i);
+    if (fd === undefined) {
+      for (const [k, f] of this.rawFds) { closeSync(f); this.rawFds.delete(k); }
+      fd = openSync(this.raw(i), 'r');
+      this.rawFds.set(i, fd);
+    }
+    return fd;
+  }
+
+  /** The stored log of command i, opened for appending (created empty, so the tail sees it exist). */
+  private open(i: number): number {
+    if (this.fd !== null && this.fdCmd === i) return this.fd;
+    this.closeFd();
+    this.fd = openSync(this.stored(i), 'a', 0o600);
+    this.fdCmd = i;
+    return this.fd;
+  }
+
+  private closeFd(): void {
+    if (this.fd !== null) { try { closeSync(this.fd); } catch { /* closed */ } }
+    this.fd = null; this.fdCmd = -1;
+    for (const f of this.rawFds.values()) { try { closeSync(f); } catch { /* closed */ } }
+    this.rawFds.clear();
+  }
+
+  private write(fd: number, out: Uint8Array): void {
+    if (this.p.capped || out.length === 0) return;
+    const max = this.o.maxLogSize;
+    if (max !== null && this.p.total + out.length > max) {
+      const keep = Math.max(0, max - this.p.total);
+      const mark = capMarker(max);
+      writeAll(fd, out.subarray(0, keep));
+      writeAll(fd, mark);
+      this.p.total += keep + mark.length; this.p.log += keep + mark.length;
+      this.p.capped = true;
+      return;
+    }
+    writeAll(fd, out);
+    this.p.total += out.length; this.p.log += out.length;
+  }
+
+  /** Written after the bytes it counts: a crash in between leaves extra stored bytes, cut on resume. */
+  private save(): void {
+    const tmp = this.progressFile + '.tmp';
+    writeFileSync(tmp, JSON.stringify(this.p), { mode: 0o600 });
+    renameSync(tmp, this.progressFile);
+  }
+
+  private resume(): void {
+    let saved: Progress | null = null;
+    try { saved = JSON.parse(readFileSync(this.progressFile, 'utf8')) as Progress; } catch { /* fresh */ }
+    if (!saved) return;
+    this.p = saved;
+    const path = this.stored(saved.cmd);
+    try { if (statSync(path).size > saved.log) truncateSync(path, saved.log); } catch { /* not there */ }
+  }
+
+  /** outputs.env is written by the job itself: a secret it wrote there must not stay on disk. */
+  private redactOutputs(): void {
+    const file = join(this.o.dir, 'outputs.env');
+    let text: string;
+    try { text = readFileSync(file, 'utf8'); } catch { return; }
+    const red = this.o.redactor.redactString(text);
+    if (red !== text) writeFileSync(file, red, { mode: 0o600 });
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let at = 0;
+  while (at < data.length) at += writeSync(fd, data, at, data.length - at);
+}

@@ -1,0 +1,140 @@
+// The log gate between executors and the scheduler: one Copier per running job with secrets, and
+// the rule that a job's end is applied only once its stored log is final. The engine offers every
+// observation to pass(); an ended job with a copier is held while the copier drains (everything
+// left in raw/ copied and redacted, raw/ and the secrets file removed, outputs redacted), then handed
+// back with its log sizes as stored — so a job is never reported final (and the WebSocket never sends
+// `eof`) before the last redacted byte is in logs/. Jobs without secrets pass at once (their runner
+// writes logs/ directly); for them the log cap is applied here, by truncating with a marker line.
+// Not here: copying (copier.ts), redaction (redactor.ts).
+import { existsSync, openSync, closeSync, truncateSync, writeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Copier, capMarker } from './copier.ts';
+import { jobSecrets } from '../scheduler/prepare.ts';
+import type { Logger, Observation, PreparedJob, JobResult } from '../ports.ts';
+import type { SecretsView } from '../secrets/types.ts';
+import type { Engine } from '../scheduler/engine.ts';
+
+/** What the engine asks of the log side (core/scheduler/engine.ts). */
+export interface LogGate {
+  /** a job started (after its commit); jobs with secrets get a copier */
+  started(job: PreparedJob): void;
+  /** true: apply the observation now; false: it is held and `resume(o)` comes once the logs are final */
+  pass(o: Observation, resume: (o: Observation) => void): boolean;
+}
+
+export interface PoolOptions {
+  secrets: SecretsView;
+  maxLogSize: number | null;
+  /** the job folder of a job (for the cap on jobs without secrets); null when unknown */
+  dirOf(jobId: string): string | null;
+  log?: Logger;
+  fallbackMs?: number;
+}
+
+export class CopierPool implements LogGate {
+  private copiers = new Map<string, Copier>();
+  private released = new WeakSet<Observation>();
+
+  constructor(private readonly o: PoolOptions) {}
+
+  get active(): number { return this.copiers.size; }
+
+  /** After a restart, before the engine's first tick: resume the copiers of running jobs with secrets. */
+  resumeRunning(eng: Engine): void {
+    const jobs = eng.store.jobsWithStatus('running').filter((j) => !j.lease_token).flatMap((j) => {
+      try {
+        const spec = eng.specOfRun(j.run_id);
+        return spec.secrets.length ? [{ jobId: j.id, dir: eng.jobDir(j), commandCount: eng.commandCount(j), secretNames: spec.secrets }] : [];
+      } catch { return []; } // its run or spec is gone
+    });
+    this.resume(jobs);
+  }
+
+  resume(jobs: { jobId: string; dir: string; commandCount: number; secretNames: string[] }[]): void {
+    for (const j of jobs) {
+      if (this.copiers.has(j.jobId) || !existsSync(join(j.dir, 'raw'))) continue;
+      this.add(j.jobId, j.dir, j.commandCount, this.o.secrets.values(j.secretNames));
+    }
+  }
+
+  started(job: PreparedJob): void {
+    if (!job.rawLogs) return;
+    this.add(job.id, job.dir, job.commandCount, jobSecrets(job) ?? {});
+  }
+
+  private add(jobId: string, dir: string, commandCount: number, values: Record<string, string>): void {
+    this.copiers.get(jobId)?.stop();
+    const copier = new Copier({ dir, commandCount, redactor: this.o.secrets.redactor(values), maxLogSize: this.o.maxLogSize, fallbackMs: this.o.fallbackMs, log: this.o.log });
+    this.copiers.set(jobId, copier.start());
+  }
+
+  pass(o: Observation, resume: (o: Observation) => void): boolean {
+    if (this.released.has(o)) return true; // drained already (and maybe offered again after a failed tick)
+    if (o.state === 'running') return true;
+    const result = o.result;
+    const copier = this.copiers.get(o.jobId);
+    if (!copier) {
+      if (result && this.o.maxLogSize !== null) this.capDirect(o.jobId, result);
+      return true;
+    }
+    this.copiers.delete(o.jobId);
+    copier.drain().then(
+      () => this.afterDrain(o, copier),
+      (err) => this.o.log?.error('log copier failed to drain; the job ends with what was copied', { jobId: o.jobId, err: String(err) }),
+    ).finally(() => { this.released.add(o); resume(o); });
+    return false;
+  }
+
+  /** Stop every copier (server shutdown): their progress files let the next server resume. */
+  stop(): void {
+    for (const c of this.copiers.values()) c.stop();
+    this.copiers.clear();
+  }
+
+  private afterDrain(o: Observation, copier: Copier): void {
+    const result = o.state === 'running' ? undefined : o.result;
+    if (!result) return;
+    const dir = copier.dir;
+    result.commands.forEach((c, i) => { c.log_size = sizeOf(join(dir, 'logs', `${i}.log`)); });
+    const r = copier.redactor;
+    for (const k of Object.keys(result.outputs)) result.outputs[k] = r.redactString(result.outputs[k]!);
+  }
+
+  /** Jobs without secrets: past the cap, the whole-job log is cut there, with one marker line. */
+  private capDirect(jobId: string, result: JobResult): void {
+    const max = this.o.maxLogSize!;
+    let total = 0;
+    for (const c of result.commands) total += c.log_size;
+    if (total <= max) return;
+    const dir = this.o.dirOf(jobId);
+    if (!dir) return;
+    try {
+      const sizes = capLogs(dir, result.commands.map((c) => c.log_size), max);
+      result.commands.forEach((c, i) => { c.log_size = sizes[i]!; });
+    } catch (err) {
+      this.o.log?.warn('could not apply the log cap', { jobId, err: String(err) });
+    }
+  }
+}
+
+/** Cuts the job's logs (one after another) at `max` bytes in all, with one marker line; returns the new sizes. */
+export function capLogs(dir: string, sizes: number[], max: number): number[] {
+  let used = 0;
+  let marked = false;
+  return sizes.map((size, i) => {
+    const path = join(dir, 'logs', `${i}.log`);
+    if (marked) { if (size > 0) truncateSync(path, 0); return 0; }
+    if (used + size <= max) { used += size; return size; }
+    const keep = max - used;
+    truncateSync(path, keep);
+    const mark = capMarker(max);
+    const fd = openSync(path, 'a');
+    try { writeSync(fd, mark); } finally { closeSync(fd); }
+    marked = true;
+    return keep + mark.length;
+  });
+}
+
+function sizeOf(path: string): number {
+  try { return statSync(path).size; } catch { return 0; }
+}

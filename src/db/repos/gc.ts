@@ -1,0 +1,47 @@
+// SQL of retention GC: the runs of each pipeline (newest first), and the removal of runs with every
+// row that hangs off them — stages, jobs, attempts, commands, blockers, costs and event links go by
+// ON DELETE CASCADE; status events (no foreign key) and emptied groups are removed here.
+import type { Database } from 'bun:sqlite';
+import type { GcRepo, GcRunRow } from '../../core/gc/types.ts';
+
+const CHUNK = 400;
+
+export function gcRepo(db: Database): GcRepo {
+  const pipelines = db.prepare('SELECT DISTINCT pipeline FROM runs ORDER BY pipeline');
+  const runsOf = db.prepare('SELECT id, group_id, pipeline, status, dir, created_at, ended_at FROM runs WHERE pipeline = ? ORDER BY seq DESC');
+  const runIds = db.prepare('SELECT id FROM runs WHERE id = ?');
+  // re-checked here, inside the one transaction: a run re-opened (retry) since it was planned stays
+  const delRun = db.prepare(`DELETE FROM runs WHERE id = ? AND status IN ('succeeded', 'failed', 'canceled')`);
+  const delGroup = db.prepare('DELETE FROM groups WHERE id = ? AND NOT EXISTS (SELECT 1 FROM runs WHERE group_id = ?)');
+  const groupExists = db.prepare('SELECT 1 FROM groups WHERE id = ?');
+  const jobIdsOfRun = db.prepare('SELECT id FROM jobs WHERE run_id = ?');
+  const stageIdsOfRun = db.prepare('SELECT id FROM stages WHERE run_id = ?');
+  return {
+    pipelinesWithRuns: () => (pipelines.all() as { pipeline: string }[]).map((r) => r.pipeline),
+    runsOf: (pipeline) => runsOf.all(pipeline) as GcRunRow[],
+    runExists: (id) => !!runIds.get(id),
+    deleteRuns: (runs) => db.transaction(() => {
+      const entities: string[] = [];
+      const groups = new Set<string>();
+      const deleted: string[] = [];
+      for (const r of runs) {
+        const jobs = jobIdsOfRun.all(r.id) as { id: string }[];
+        const stages = stageIdsOfRun.all(r.id) as { id: string }[];
+        if (delRun.run(r.id).changes !== 1) continue;
+        deleted.push(r.id);
+        entities.push(r.id, ...jobs.map((j) => j.id), ...stages.map((st) => st.id));
+        groups.add(r.group_id);
+      }
+      for (const g of groups) {
+        delGroup.run(g, g);
+        if (!groupExists.get(g)) entities.push(g);
+      }
+      for (let i = 0; i < entities.length; i += CHUNK) {
+        const part = entities.slice(i, i + CHUNK);
+        const marks = part.map(() => '?').join(', ');
+        db.prepare(`DELETE FROM status_events WHERE entity_id IN (${marks}) OR run_id IN (${marks})`).run(...part, ...part);
+      }
+      return deleted;
+    })(),
+  };
+}

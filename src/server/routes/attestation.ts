@@ -1,0 +1,23 @@
+// GET /api/v1/runs/:id/attestation: a finished run's result.json (the exact text), its attestation.json
+// and the server's public key, for `drover verify` to check (the checking happens in the client).
+import { Hono } from 'hono';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroverError } from '../../core/errors.ts';
+import { ATTESTATION_FILE, type Attestor } from '../../core/provenance/attest.ts';
+import type { ServerDeps } from '../deps.ts';
+
+export function attestationRoutes(d: ServerDeps, attestor: Attestor) {
+  return new Hono().get('/:id/attestation', (c) => {
+    const run = d.engine.store.getRun(c.req.param('id'));
+    if (!run) throw new DroverError('not_found', `no run ${c.req.param('id')}`);
+    let result: string, attestation: unknown;
+    try {
+      result = readFileSync(join(run.dir, 'result.json'), 'utf8');
+      attestation = JSON.parse(readFileSync(join(run.dir, ATTESTATION_FILE), 'utf8'));
+    } catch {
+      throw new DroverError('not_found', `run ${run.id} has no signed result yet (status ${run.status}; result.json is written when the run ends)`, { status: run.status });
+    }
+    return c.json({ run: run.id, result, attestation, public_key: attestor.publicKey, key_id: attestor.keyId });
+  });
+}
