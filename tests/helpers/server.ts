@@ -43,10 +43,16 @@ export class TestServer {
       cwd: this.root, stdout: 'ignore', stderr: 'pipe', env: { ...process.env },
     });
     this.collect();
-    const info = await waitFor(() => {
-      if (this.proc.exitCode !== null) throw new Error(`server exited with ${this.proc.exitCode}: ${this.stderr}`);
-      return existsSync(serverFile) && JSON.parse(readFileSync(serverFile, 'utf8'));
-    }, { what: 'the server to listen' });
+    let info;
+    try {
+      info = await waitFor(() => {
+        if (this.proc.exitCode !== null) throw new Error(`server exited with ${this.proc.exitCode}: ${this.stderr}`);
+        return existsSync(serverFile) && JSON.parse(readFileSync(serverFile, 'utf8'));
+      }, { what: 'the server to listen' });
+    } catch (err) {
+      this.proc.kill('SIGKILL'); // never leave a half-started server behind
+      throw err;
+    }
     this.url = info.url;
     this.token = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
     return this;
