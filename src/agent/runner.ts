@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJobResult } from '../runner/meta.ts';
+import { killGroup } from '../plugins/local/proc.ts';
 import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
 import { Redactor } from '../core/redact/redactor.ts';
@@ -20,7 +21,6 @@ export interface Claim {
   secrets?: Record<string, string>;
 }
 
-const killGroup = (pid: number, sig: NodeJS.Signals) => { try { process.kill(-pid, sig); } catch { /* gone */ } };
 
 export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log: (m: string) => void): Promise<void> {
   const { job, lease } = claim;

@@ -17,7 +17,7 @@ import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
 import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
-import { rollUpStage, rollUpRun, rollUpGroup, type RollupCtx } from './rollup.ts';
+import { rollUpStage, rollUpGroup, type RollupCtx } from './rollup.ts';
 import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { runResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
@@ -183,7 +183,7 @@ export class Engine {
         for (const o of obs) this.isolated(this.store.getJob(o.jobId), at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
-        if (periodic) { this.enforceDeadlines(now); this.reap(now, at); }
+        if (periodic) this.periodicChecks(now, at);
         return this.startWithinLimits(at, now, periodic);
       });
       this.storageError = null;
@@ -389,7 +389,14 @@ export class Engine {
    * finalization is one transaction, and a second observation of the same attempt is ignored.)
    * Each row in its own savepoint; the tick never throws for one bad row.
    */
-  private reap(now: number, at: string): void {
+  private periodicChecks(now: number, at: string): void {
+    this.reapLeases(now, at);
+    const running = this.store.jobsWithStatus('running'); // one read serves deadlines and the backstop
+    this.enforceDeadlines(now, running);
+    this.backstop(now, at, running);
+  }
+
+  private reapLeases(now: number, at: string): void {
     for (const job of this.store.expiredLeases(now)) {
       this.isolated(job, at, () => {
         const msg = `lease expired at ${isoNow(job.lease_expires_at!)} (no heartbeat from the agent)`;
@@ -402,7 +409,10 @@ export class Engine {
         this.reaper.reaped++;
       });
     }
-    for (const job of this.store.jobsWithStatus('running')) {
+  }
+
+  private backstop(now: number, at: string, running: JobRow[]): void {
+    for (const job of running) {
       const limit = job.deadline_at !== null ? job.deadline_at + 3 * this.config.killGraceMs + 60_000 : Date.parse(job.started_at ?? at) + this.config.backstopMs;
       if (now <= limit) continue;
       this.isolated(job, at, () => {
@@ -420,8 +430,8 @@ export class Engine {
 
   // ---- step: deadlines ----
 
-  private enforceDeadlines(now: number): void {
-    for (const job of this.store.jobsWithStatus('running')) {
+  private enforceDeadlines(now: number, running: JobRow[]): void {
+    for (const job of running) {
       if (job.deadline_at === null || job.deadline_at > now || job.stop_reason) continue;
       this.store.setJobFields(job.id, job.attempt, { stop_reason: 'timeout' });
       if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
@@ -513,8 +523,8 @@ export class Engine {
     return true;
   }
 
-  private noteBlocker(job: JobRow, at: string, blocker: Blocker): void {
-    const sig = JSON.stringify(blocker);
+  /** Record a blocker in the job's why-history once per change of `sig` (default: the blocker itself). */
+  private noteBlocker(job: JobRow, at: string, blocker: Blocker, sig = JSON.stringify(blocker)): void {
     if (this.lastBlockerSig.get(job.id) === sig) return;
     this.lastBlockerSig.set(job.id, sig);
     this.store.addBlockers(job.id, at, JSON.stringify([blocker]));
@@ -594,6 +604,7 @@ export class Engine {
     }
     this.store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
     this.store.addBlockers(job.id, at, '[]');
+    this.lastBlockerSig.delete(job.id);
     if (st.status === 'pending') this.store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
     if (run.status === 'queued') this.store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });
     if (!lease) {
@@ -608,10 +619,8 @@ export class Engine {
     for (const [groupId] of this.ready) {
       const head = this.store.nextQueued(groupId, 1, this.clock.now())[0];
       if (!head) continue;
-      const sig = `max_parallel:${this.config.maxParallel}`;
-      if (this.lastBlockerSig.get(head.id) === sig) continue;
-      this.lastBlockerSig.set(head.id, sig);
-      this.store.addBlockers(head.id, at, JSON.stringify([{ code: 'max_parallel', message: `${this.runningLimited} of ${this.config.maxParallel} parallel slots in use`, running: this.runningLimited, limit: this.config.maxParallel }]));
+      // signed by the limit alone: a history entry per change of the running count would be noise
+      this.noteBlocker(head, at, { code: 'max_parallel', message: `${this.runningLimited} of ${this.config.maxParallel} parallel slots in use`, running: this.runningLimited, limit: this.config.maxParallel }, `max_parallel:${this.config.maxParallel}`);
     }
   }
 
@@ -696,9 +705,7 @@ export class Engine {
     }
   }
 
-  rollUpRunNow(runId: string, at: string) { rollUpRun(this.rollupCtx(at), runId); }
   rollUpGroupNow(groupId: string, at: string) { rollUpGroup(this.rollupCtx(at), groupId); }
   rollUpStageNow(stageId: string, at: string) { rollUpStage(this.rollupCtx(at), stageId); }
-  noteRunsEnded(): string[] { return this.runsEnded; }
   flushAfterCommit(): void { this.afterCommit(); }
 }
