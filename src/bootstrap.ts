@@ -23,6 +23,7 @@ import { secretsRepo } from './db/repos/secrets.ts';
 import { auditRepo } from './db/repos/audit.ts';
 import { gcRepo } from './db/repos/gc.ts';
 import { AgentBroker } from './core/agents/broker.ts';
+import { parseFailpoints } from './core/failpoints.ts';
 import { createHub } from './ws/hub.ts';
 import { jsonLogger } from './log.ts';
 import type { Executor, Logger } from './core/ports.ts';
@@ -36,6 +37,10 @@ export interface ServeOptions {
   maxLogSize?: number | null;
   /** --retention-max-age: max_age of pipelines whose spec sets none (default: none) */
   retentionMaxAgeMs?: number | null;
+  /** --backstop: the reaper fails a job running longer than this (when it has no timeout) */
+  backstopMs?: number;
+  /** --finalize-grace: how long an observed end may wait for its finalizer before the reaper looks */
+  finalizeGraceMs?: number;
 }
 
 const DEFAULT_MAX_LOG_SIZE = 1024 ** 3;
@@ -91,7 +96,11 @@ export async function serve(o: ServeOptions) {
     maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,
     leaseTtlMs: o.leaseTtlMs ?? ENGINE_DEFAULTS.leaseTtlMs, leaseGraceMs: 2 * (o.leaseTtlMs ?? ENGINE_DEFAULTS.leaseTtlMs),
     batchWindowMs: Number(process.env.DROVER_BATCH_WINDOW_MS ?? ENGINE_DEFAULTS.batchWindowMs),
+    backstopMs: o.backstopMs ?? ENGINE_DEFAULTS.backstopMs, finalizeGraceMs: o.finalizeGraceMs ?? ENGINE_DEFAULTS.finalizeGraceMs,
   };
+  let failpoints;
+  try { failpoints = parseFailpoints(process.env.DROVER_FAILPOINTS); } catch (e) { throw new DroverError('invalid_request', (e as Error).message); }
+  if (failpoints) log.warn('failpoints are set (testing only)', { DROVER_FAILPOINTS: process.env.DROVER_FAILPOINTS });
   mkdirSync(config.runsDir, { recursive: true, mode: 0o700 });
   const bus = new Bus(log);
   // secrets (encrypted at rest), the redacting log copiers of jobs with secrets, signed results, audit
@@ -105,7 +114,7 @@ export async function serve(o: ServeOptions) {
   });
   const engine = new Engine({
     store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config,
-    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text),
+    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text), failpoints,
   });
   logGate.resumeRunning(engine);
   await engine.start();

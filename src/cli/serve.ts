@@ -17,6 +17,8 @@ const FLAGS = {
   'max-sweep': { type: 'string', value: 'N', help: 'most runs one submit may make (default 10000)' },
   'kill-grace': { type: 'string', value: 'DUR', help: 'time between TERM and KILL on cancel/timeout (default 10s)' },
   'lease-ttl': { type: 'string', value: 'DUR', help: 'how long an agent holds a job without a heartbeat (default 30s)' },
+  backstop: { type: 'string', value: 'DUR', help: 'the reaper fails a job still running after this long when it sets no timeout (default 30d)' },
+  'finalize-grace': { type: 'string', value: 'DUR', help: 'how long a finished job may wait for its finalization (log drain) before the reaper checks its finalizer (default 30s)' },
   'rate-limit': { type: 'string', value: 'N', help: 'requests per second per token, bursts of 4x; 0 = off (default 500; heartbeats, logs and completions are never limited)' },
   'allow-network-fs': { type: 'boolean', help: 'accept a data dir on NFS/Lustre/GPFS (SQLite WAL is unsafe there)' },
   'max-log-size': { type: 'string', value: 'SIZE', help: 'stored log per job; the rest is dropped with one marker line (default 1G; 0 = no cap)' },
@@ -38,20 +40,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const dataDir = resolve(f['data-dir'] ?? process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover'));
     const maxParallel = int(f['max-parallel'], 'max-parallel');
     if (maxParallel === 0) throw new CliError('drover serve: --max-parallel must be at least 1');
-    let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined, maxLogSize: number | null | undefined, retentionMaxAgeMs: number | undefined;
+    let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined, maxLogSize: number | null | undefined, retentionMaxAgeMs: number | undefined, backstopMs: number | undefined, finalizeGraceMs: number | undefined;
     try {
       if (f['max-body']) maxBody = /^\d+$/.test(f['max-body']) ? Number(f['max-body']) : parseSize(f['max-body']) * 1024 * 1024;
       if (f['kill-grace']) killGraceMs = parseDuration(f['kill-grace']);
       if (f['lease-ttl']) leaseTtlMs = parseDuration(f['lease-ttl']);
       if (f['max-log-size']) maxLogSize = /^\d+$/.test(f['max-log-size']) ? Number(f['max-log-size']) || null : parseSize(f['max-log-size']) * 1024 * 1024;
       if (f['retention-max-age']) retentionMaxAgeMs = parseDuration(f['retention-max-age']);
+      if (f.backstop) backstopMs = parseDuration(f.backstop);
+      if (f['finalize-grace']) finalizeGraceMs = parseDuration(f['finalize-grace']);
     } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
     const { serve } = await import('../bootstrap.ts');
     await serve({
       host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
       workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
-      maxLogSize, retentionMaxAgeMs,
+      maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs,
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {

@@ -20,6 +20,8 @@ export interface EngineConfig {
   leaseGraceMs: number;
   /** the reaper's hard cap on a job's running time when it has no timeout */
   backstopMs: number;
+  /** how long an observed end may take to be applied before the reaper looks, and a finalizer's marker lasts unrenewed */
+  finalizeGraceMs: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -31,4 +33,5 @@ export const ENGINE_DEFAULTS = {
   leaseTtlMs: 30 * SECOND,
   leaseGraceMs: 60 * SECOND,
   backstopMs: 30 * DAY,
+  finalizeGraceMs: 30 * SECOND,
 } as const;

@@ -47,6 +47,12 @@ export interface Store {
   renewLease(id: string, token: string, expiresAt: number): boolean;
   expiredLeases(nowMs: number): JobRow[];
   extendLeases(minExpiry: number): number;
+  claimFinalizer(id: string, attempt: number, token: string, since: number, until: number): boolean;
+  renewFinalizer(id: string, token: string, until: number): boolean;
+  takeOverFinalizer(id: string, old: string, token: string, nowMs: number, until: number): boolean;
+  releaseFinalizer(id: string, token: string): boolean;
+  stalledFinalizations(sinceBefore: number): JobRow[];
+  expireFinalizers(): number;
   runHasActiveStages(runId: string): boolean;
   nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];
@@ -123,10 +129,10 @@ export interface ExitOutcome { status: 'succeeded' | 'failed' | 'canceled'; reas
 export type Observation =
   /** `handle`: adopt() found a better handle than the stored one (recorded like a fresh start's) */
   | { jobId: string; attempt: number; state: 'running'; handle?: Handle }
-  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string; retryAfterMs?: number; outcome?: ExitOutcome }
+  | { jobId: string; attempt: number; state: 'exited'; result: JobResult; signal?: string | null; lostReason?: string; retryAfterMs?: number; outcome?: ExitOutcome; finalToken?: string }
   /** The executor restarted the job itself under the same handle (Slurm requeue): the attempt ends, the next
    *  one is already running; `result` holds what the ended attempt left, `handle` replaces the stored one. */
-  | { jobId: string; attempt: number; state: 'requeued'; handle: Handle; reason: string; message: string; result?: JobResult };
+  | { jobId: string; attempt: number; state: 'requeued'; handle: Handle; reason: string; message: string; result?: JobResult; finalToken?: string };
 
 export interface Capacity { available: boolean; slots: number; reason?: string; [k: string]: unknown }
 

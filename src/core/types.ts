@@ -23,6 +23,8 @@ export interface JobRow {
   started_at: string | null; ended_at: string | null; deadline_at: number | null; backoff_until: number | null;
   stop_reason: string | null; handle: string | null; outputs: string | null; lease_token: string | null; lease_expires_at: number | null;
   device: string | null; stats: string | null;
+  /** the finalization marker (migration 0005): who applies this attempt's end, since and until when */
+  final_token: string | null; final_since: number | null; final_until: number | null;
 }
 export interface CommandRow { job_id: string; attempt: number; idx: number; exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
 export interface AttemptRow { job_id: string; attempt: number; status: JobStatus; reason: string | null; message: string | null; exit_code: number | null; started_at: string | null; ended_at: string | null }

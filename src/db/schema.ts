@@ -89,6 +89,9 @@ export const jobs = sqliteTable('jobs', {
   leaseExpiresAt: integer('lease_expires_at'),
   device: text('device'),
   stats: text('stats'),
+  finalToken: text('final_token'),
+  finalSince: integer('final_since'),
+  finalUntil: integer('final_until'),
 });
 
 export const attempts = sqliteTable('attempts', {

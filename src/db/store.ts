@@ -121,6 +121,28 @@ export class SqliteStore implements Store {
   extendLeases(minExpiry: number) {
     return this.p(`UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_token IS NOT NULL AND lease_expires_at < ?`).run(minExpiry, minExpiry).changes;
   }
+  // finalization markers (tier (b) of the reaper): conditional, so one attempt has one owner at a time
+  claimFinalizer(id: string, attempt: number, token: string, since: number, until: number) {
+    return this.p(`UPDATE jobs SET final_token = $token, final_since = coalesce(final_since, $since), final_until = $until WHERE id = $id AND attempt = $attempt AND status = 'running' AND (final_token IS NULL OR final_token = $token OR final_until < $since)`)
+      .run({ id, attempt, token, since, until } as never).changes === 1;
+  }
+  renewFinalizer(id: string, token: string, until: number) {
+    return this.p(`UPDATE jobs SET final_until = ? WHERE id = ? AND status = 'running' AND final_token = ?`).run(until, id, token).changes === 1;
+  }
+  takeOverFinalizer(id: string, old: string, token: string, nowMs: number, until: number) {
+    return this.p(`UPDATE jobs SET final_token = ?, final_until = ? WHERE id = ? AND status = 'running' AND final_token = ? AND final_until < ?`).run(token, until, id, old, nowMs).changes === 1;
+  }
+  releaseFinalizer(id: string, token: string) {
+    return this.p(`UPDATE jobs SET final_token = NULL, final_since = NULL, final_until = NULL WHERE id = ? AND final_token = ?`).run(id, token).changes === 1;
+  }
+  /** Running jobs whose end was observed before `sinceBefore` and is still not applied. */
+  stalledFinalizations(sinceBefore: number) {
+    return this.p(`SELECT * FROM jobs WHERE final_token IS NOT NULL AND final_since < ? AND status = 'running' ORDER BY final_since`).all(sinceBefore) as JobRow[];
+  }
+  /** At start: the finalizers of a previous server died with it. */
+  expireFinalizers() {
+    return this.p(`UPDATE jobs SET final_until = 0 WHERE final_token IS NOT NULL`).run().changes;
+  }
   retriesUsedByRun(runId: string) {
     return (this.p('SELECT coalesce(sum(failures + lost), 0) AS n FROM jobs WHERE run_id = ?').get(runId) as { n: number }).n;
   }

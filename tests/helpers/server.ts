@@ -34,13 +34,13 @@ export class TestServer {
   url = '';
   token = '';
   stderr = '';
-  constructor(readonly root: string, readonly dataDir: string, readonly args: string[]) {}
+  constructor(readonly root: string, readonly dataDir: string, readonly args: string[], readonly env: Record<string, string> = {}) {}
 
   async start(): Promise<this> {
     const serverFile = join(this.dataDir, 'server.json');
     rmSync(serverFile, { force: true });
     this.proc = Bun.spawn([...DROVER_CMD, 'serve', '--port', '0', '--data-dir', this.dataDir, '--workspace-root', this.root, ...this.args], {
-      cwd: this.root, stdout: 'ignore', stderr: 'pipe', env: { ...process.env },
+      cwd: this.root, stdout: 'ignore', stderr: 'pipe', env: { ...process.env, ...this.env },
     });
     this.collect();
     let info;
@@ -104,11 +104,11 @@ export class TestServer {
 }
 
 /** A fresh root (workspace root = cwd) with a data dir inside it. */
-export async function startServer(args: string[] = [], opts: { root?: string; dataDir?: string } = {}): Promise<TestServer> {
+export async function startServer(args: string[] = [], opts: { root?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
   const root = opts.root ?? tempDir();
   const dataDir = opts.dataDir ?? join(root, 'data');
   mkdirSync(dataDir, { recursive: true });
-  return new TestServer(root, dataDir, args).start();
+  return new TestServer(root, dataDir, args, opts.env).start();
 }
 
 /** A one-stage spec of `n` jobs, each running `cmd`. */

@@ -20,6 +20,8 @@ export interface LogGate {
   started(job: PreparedJob): void;
   /** true: apply the observation now; false: it is held and `resume(o)` comes once the logs are final */
   pass(o: Observation, resume: (o: Observation) => void): boolean;
+  /** copy again what a job left in raw/ (after a restart, or when the reaper finalizes it afresh) */
+  resume?(jobs: { jobId: string; dir: string; commandCount: number; secretNames: string[] }[]): void;
 }
 
 export interface PoolOptions {

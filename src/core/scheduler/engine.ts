@@ -1,12 +1,14 @@
 // The scheduler engine. One loop, woken by events (submit, completion, resume) and a 1 s tick.
 // Each tick is one transaction that runs these steps in order:
+//   finals.claim()       markers for ends that wait for their finalizer (finalize.ts)
 //   applyObservations()  finished attempts → job status, retries, roll-up to stage/run/group
 //   recordHandles()      executor handles of jobs started last tick (for re-adoption)
-//   enforceDeadlines()   running jobs past their timeout get TERM (KILL after a grace)
+//   periodicChecks()     the reaper (leases, stalled finalizations, backstop) and deadlines
 //   startWithinLimits()  ready jobs by priority, then round-robin across groups, then FIFO,
 //                        while max_parallel and the executor's slots allow
 // Executors are started after the commit, so a crash can never leave a process the DB does not know.
 import { writeFileSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isoNow } from '../ids.ts';
 import { DroverError, isStorageError } from '../errors.ts';
@@ -22,6 +24,8 @@ import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { runResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
+import type { Failpoints } from '../failpoints.ts';
+import { Finalizers } from './finalize.ts';
 
 export interface EngineDeps {
   store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig;
@@ -31,6 +35,8 @@ export interface EngineDeps {
   logGate?: LogGate;
   /** called with each result.json written (provenance: the attestation beside it) */
   onResult?: (run: RunRow, text: string) => void;
+  /** test-only pauses, hangs and crashes at named places (DROVER_FAILPOINTS) */
+  failpoints?: Failpoints;
 }
 
 export class Engine {
@@ -64,7 +70,12 @@ export class Engine {
   storageError: string | null = null;
   /** called whenever jobs become queued (the agent broker wakes its long-polls) */
   readonly queuedListeners: (() => void)[] = [];
-  readonly reaper = { reaped: 0, deferred: 0, backstop: 0, errors: 0 };
+  /** reaped: leases expired (tier a); reaped_finalizer: stalled finalizations taken over (tier b);
+   *  deferred: a live finalizer still owned a job past the grace; backstop: tier (c); fenced: late or
+   *  repeated reports of an end refused; errors: rows that hit an internal error */
+  readonly reaper = { reaped: 0, reaped_finalizer: 0, deferred: 0, backstop: 0, fenced: 0, errors: 0 };
+  readonly finals: Finalizers;
+  private refinalize: { job: JobRow; token: string }[] = [];
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
@@ -72,6 +83,11 @@ export class Engine {
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
     this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
+    this.finals = new Finalizers({
+      gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log,
+      newToken: () => randomBytes(12).toString('hex'),
+      resume: (o) => { this.observations.push(o); this.wake(); },
+    });
   }
 
   // ---- life cycle ----
@@ -92,6 +108,7 @@ export class Engine {
     }
     // leases get a grace period from our own restart: agents could not reach a dead server
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
+    this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
     await this.adoptRunning();
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) this.pollLoop(name, ex);
@@ -109,7 +126,7 @@ export class Engine {
     const again = () => { if (!this.stopped) setTimeout(run, ex.pollIntervalMs!()).unref?.(); };
     const run = async () => {
       try {
-        const jobs = this.store.runningJobsOf(name).filter((j) => j.handle);
+        const jobs = this.store.runningJobsOf(name).filter((j) => j.handle && !j.final_token); // (an end being finalized is not polled again)
         if (jobs.length) {
           const obs = await ex.poll(jobs.map((j) => ({ jobId: j.id, attempt: j.attempt, handle: JSON.parse(j.handle!) as Handle })));
           const ended = obs.filter((o) => o.state !== 'running');
@@ -130,6 +147,7 @@ export class Engine {
       this.countStart(job.executor);
       const ex = this.executors.get(job.executor);
       if (job.device && ex?.readmit) ex.readmit(job.id, JSON.parse(job.device));
+      if (job.final_token) continue; // its end was observed already; its finalization is the reaper's (tier b)
       const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
       if (!ex?.adopt) {
         this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `executor '${job.executor}' cannot re-adopt jobs` });
@@ -169,17 +187,17 @@ export class Engine {
   // ---- the tick ----
 
   tick(): void {
-    const gate = this.logGate;
-    // an ended job whose redacted log is still being copied comes back once it is final
-    const obs = gate ? this.observations.filter((o) => gate.pass(o, (held) => { this.observations.push(held); this.wake(); })) : this.observations;
+    const now = this.clock.now();
+    // an end that must wait (its redacted log is still being copied) comes back once its finalizer is done
+    const obs = this.observations.filter((o) => this.finals.offer(o, now) === 'now');
     this.observations = [];
     const handles = this.handles; this.handles = [];
-    const now = this.clock.now();
     const at = isoNow(now);
     let starts: { prepared: PreparedJob; job: JobRow }[] = [];
     this.startedThisTick = [];
     try {
       starts = this.store.tx(() => {
+        this.finals.claim(this.store, now);
         for (const o of obs) this.isolated(this.store.getJob(o.jobId), at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
@@ -190,15 +208,17 @@ export class Engine {
     } catch (err) {
       // nothing of this tick was committed: keep its inputs for the next one
       this.observations.unshift(...obs); this.handles.unshift(...handles);
-      this.runsEnded = []; this.cancels = [];
+      this.runsEnded = []; this.cancels = []; this.refinalize = [];
+      this.finals.rolledBack();
       // the starts of this tick were rolled back: give back their slots and reservations (GPUs)
       for (const j of this.startedThisTick.splice(0)) this.countEnd(j.executor, j.id);
       this.storageError = String(err);
       this.log.error('scheduler tick failed; will retry', { err: String(err), storage: isStorageError(err) });
       return;
     }
+    this.finals.committed();
     this.afterCommit();
-    if (gate) for (const s of starts) gate.started(s.prepared);
+    if (this.logGate) for (const s of starts) this.logGate.started(s.prepared);
     this.launchAll(starts);
   }
 
@@ -226,6 +246,7 @@ export class Engine {
 
   private afterCommit(): void {
     for (const runId of this.runsEnded.splice(0)) this.writeResult(runId);
+    for (const r of this.refinalize.splice(0)) this.reobserve(r.job, r.token);
     for (const c of this.cancels.splice(0)) {
       this.executors.get(c.handle.executor)?.cancel(c.handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
     }
@@ -263,7 +284,13 @@ export class Engine {
     if (o.state === 'running') return;
     const job = this.store.getJob(o.jobId);
     if (!job || job.status !== 'running' || job.attempt !== o.attempt) {
-      this.log.warn('ignored a stale observation', { jobId: o.jobId, attempt: o.attempt, status: job?.status });
+      if (o.finalToken) this.reaper.fenced++;
+      this.log.warn('ignored a stale observation', { jobId: o.jobId, attempt: o.attempt, status: job?.status, finalizer: !!o.finalToken });
+      return;
+    }
+    if (!this.finals.owns(job, o)) { // a repeat of an end being finalized, or a finalizer the reaper replaced
+      this.reaper.fenced++;
+      this.log.warn('refused an end reported by a finalizer that does not own the job', { jobId: job.id, attempt: job.attempt, late: !!o.finalToken });
       return;
     }
     if (o.state === 'requeued') { this.requeueInPlace(job, o, at, now); return; }
@@ -360,6 +387,7 @@ export class Engine {
       return this.store.tx(fn);
     } catch (err) {
       if (isStorageError(err)) throw err;
+      this.reaper.errors++;
       this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId: job?.id, err: String(err), stack: (err as Error).stack });
       if (job) {
         const cur = this.store.getJob(job.id);
@@ -384,13 +412,15 @@ export class Engine {
 
   /**
    * Tier (a): leases past expiry → the attempt is lost (retried while retries.lost allows, else failed
-   * `lost`). Tier (c): a backstop on total running time, for a job whose process will not die or whose
-   * agent never comes back. (Tier (b), a finished job whose finalization stalled, cannot arise here:
-   * finalization is one transaction, and a second observation of the same attempt is ignored.)
-   * Each row in its own savepoint; the tick never throws for one bad row.
+   * `lost`). Tier (b): ends whose finalization stalled (reapFinalizations). Tier (c): a backstop on total
+   * running time, for a job whose process will not die, whose agent never comes back, or whose
+   * finalizer is stuck (it ignores the marker). Each row in its own savepoint; one bad row never
+   * stops the tick.
    */
   private periodicChecks(now: number, at: string): void {
     this.reapLeases(now, at);
+    this.finals.renew(this.store, now);
+    this.reapFinalizations(now, at);
     const running = this.store.jobsWithStatus('running'); // one read serves deadlines and the backstop
     this.enforceDeadlines(now, running);
     this.backstop(now, at, running);
@@ -409,6 +439,50 @@ export class Engine {
         this.reaper.reaped++;
       });
     }
+  }
+
+  /**
+   * Tier (b): an end observed more than the grace ago and still not applied. A live finalizer (its
+   * marker renewed) is left alone — counted as deferred — however long it takes: running it a second
+   * time is what caused false rollbacks in the field. A dead one (the marker lapsed: its server
+   * died, or it stopped) is taken over with a new token, and the end is observed afresh from the job's
+   * files; the old finalizer, should it come back, no longer holds the marker and is refused.
+   */
+  private reapFinalizations(now: number, at: string): void {
+    for (const job of this.store.stalledFinalizations(now - this.config.finalizeGraceMs)) {
+      if ((job.final_until ?? 0) >= now) { this.reaper.deferred++; continue; }
+      this.isolated(job, at, () => {
+        const token = randomBytes(12).toString('hex');
+        const until = now + this.config.finalizeGraceMs;
+        if (!this.store.takeOverFinalizer(job.id, job.final_token!, token, now, until)) return;
+        this.log.warn('reaper: a finalization stalled without an owner; finalizing it again from the job files', { jobId: job.id, attempt: job.attempt, since: isoNow(job.final_since!) });
+        this.reaper.reaped_finalizer++;
+        this.refinalize.push({ job, token });
+      });
+    }
+  }
+
+  /** After a takeover: observe the job's end again (the runner's files hold it) and finalize under `token`. */
+  private reobserve(job: JobRow, token: string): void {
+    this.finals.takenOver(job, token, this.clock.now() + this.config.finalizeGraceMs);
+    try {
+      const spec = this.specOfRun(job.run_id);
+      if (spec.secrets.length) this.logGate?.resume?.([{ jobId: job.id, dir: this.jobDir(job), commandCount: this.commandCount(job), secretNames: spec.secrets }]);
+    } catch (err) { this.log.warn('could not resume the log copier of a reaped job', { jobId: job.id, err: String(err) }); }
+    const ex = this.executors.get(job.executor);
+    const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
+    const lost = (why: string): Observation => ({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: why, finalToken: token });
+    const seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
+    seen.then((o) => {
+      if (o.state === 'running') { // not ended after all: hand it back to the executor's own observation
+        this.log.warn('reaper: a job reported ended is still running; releasing its finalization marker', { jobId: job.id });
+        this.store.tx(() => this.store.releaseFinalizer(job.id, token));
+        return;
+      }
+      o.finalToken = token;
+      this.observations.push(o);
+      this.wake();
+    });
   }
 
   private backstop(now: number, at: string, running: JobRow[]): void {

@@ -11,6 +11,8 @@ const COLUMNS: Record<string, readonly string[]> = {
   groups: ['ended_at'],
 };
 
+const FINAL_MARKER = ['final_token', 'final_since', 'final_until'];
+
 export class IllegalTransition extends Error {
   constructor(readonly entity: string, readonly id: string, readonly from: string, readonly to: string) {
     super(`${entity} ${id}: illegal transition ${from} → ${to}`);
@@ -43,7 +45,10 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
       return false;
     }
     const allowed = COLUMNS[table]!;
-    const keys = Object.keys(patch).filter((k) => allowed.includes(k)).sort();
+    const keys = Object.keys(patch).filter((k) => allowed.includes(k));
+    // whatever ends a running attempt (finalization, reaper, backstop, retry) releases its finalization marker
+    if (table === 'jobs' && from === 'running') keys.push(...FINAL_MARKER.filter((k) => !keys.includes(k)));
+    keys.sort();
     const params: Record<string, unknown> = { id, from, to };
     for (const k of keys) params[k] = patch[k] ?? null;
     if (opts.attempt !== undefined) params.cur_attempt = opts.attempt;
