@@ -163,6 +163,8 @@ export interface Executor {
   poll(handles: { jobId: string; attempt: number; handle: Handle }[]): Promise<Observation[]>;
   cancel(handle: Handle, opts: { graceMs: number }): Promise<void>;
   adopt?(jobId: string, attempt: number, handle: Handle): Promise<Observation>;
+  /** A static check of a job's resources at submit: the reason they can never run here (→ 400), or null. */
+  checkResources?(resources: Resources): string | null;
   /** Reserve what the job needs (GPU indices…) just before it starts; a refusal keeps it queued (or fails it). */
   admit?(req: { jobId: string; attempt: number; resources: Resources }): Admission;
   /** Give back what admit() reserved; called once the job is no longer running, however it ended. */

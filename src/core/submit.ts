@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DroverError } from './errors.ts';
 import { newId, isoNow } from './ids.ts';
-import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, type PipelineSpec } from './spec/index.ts';
+import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, type PipelineSpec, type ValidateOptions } from './spec/index.ts';
 import { resolveWorkspace } from './workspace.ts';
 import { checkSchedule } from './triggers/cron.ts';
 import type { Store } from './ports.ts';
@@ -26,13 +26,13 @@ export function pipelineVersionFor(store: Store, name: string, raw: unknown): { 
 /** The spec validator counts a cron expression's fields; croner checks the expression itself (400 naming it). */
 const checked = (spec: PipelineSpec): PipelineSpec => { checkSchedule(spec); return spec; };
 
-export function loadSpec(store: Store, input: SubmitInput, executors: readonly string[]): { spec: PipelineSpec; raw: unknown } {
-  if (input.spec !== undefined) return { spec: checked(validateSpec(input.spec, { executors })), raw: input.spec };
+export function loadSpec(store: Store, input: SubmitInput, opts: ValidateOptions): { spec: PipelineSpec; raw: unknown } {
+  if (input.spec !== undefined) return { spec: checked(validateSpec(input.spec, opts)), raw: input.spec };
   if (!input.pipeline) throw new DroverError('invalid_request', "body needs 'spec' (a pipeline spec) or 'pipeline' (a registered name)", { path: 'spec' });
   const row = store.pipelineLatest(input.pipeline);
   if (!row) throw new DroverError('not_found', `no pipeline named '${input.pipeline}' (register it with POST /pipelines)`, { pipeline: input.pipeline });
   const raw = JSON.parse(row.spec);
-  return { spec: validateSpec(raw, { executors }), raw };
+  return { spec: validateSpec(raw, opts), raw };
 }
 
 export function planSubmission(

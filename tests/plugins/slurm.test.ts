@@ -114,6 +114,7 @@ async function metric(s: TestServer, name: string, labels = ''): Promise<number>
 // everything below is started in beforeAll; each test awaits its scenario and checks what it saw
 let M: TestServer, S: TestServer, N: TestServer, P: TestServer, C: TestServer, H: TestServer, R: TestServer, F: TestServer;
 const runs: Record<string, string> = {};
+let notAllowed: { status: number; body: any };
 const scenarios: Record<string, Promise<any>> = {};
 const PWNED = join(tmpdir(), `drover-slurm-pwned-${process.pid}`);
 const HOSTILE = {
@@ -164,7 +165,7 @@ beforeAll(async () => {
   runs.requeue = await submit(M, spec('requeue', [sjob('twice', ['echo start; [ -n "$SLURM_RESTART_COUNT" ] || sleep 60; echo end'])]));
   runs.pending = await submit(M, spec('pending', [sjob('later', ['echo never'], { resources: { sbatch: ['--begin=now+1hour'] } })]));
   runs.refused = await submit(M, spec('refused', [sjob('toobig', ['echo never'], { resources: { gpus: 3 } })]));
-  runs.notAllowed = await submit(M, spec('not-allowed', [sjob('evil', ['echo never'], { resources: { sbatch: ['--output=/tmp/evil.out'] } })]));
+  notAllowed = await M.api('POST', '/runs', { spec: spec('not-allowed', [sjob('evil', ['echo never'], { resources: { sbatch: ['--output=/tmp/evil.out'] } })]) });
   // max_parallel (2) is the local machine's: two local sleepers fill it, a Slurm job still goes to Slurm
   runs.localHogs = await submit(M, spec('local-hogs', [{ name: 'h1', commands: ['sleep 8'] }, { name: 'h2', commands: ['sleep 8'] }]));
   await waitFor(async () => (await jobsOfRun(M, runs.localHogs!)).every((j: any) => j.status === 'running'), { what: 'the local jobs to run' });
@@ -371,15 +372,16 @@ t("drover's own timeout cancels the Slurm job", async () => {
   expect(slurm.state).toBe('CANCELLED');
 });
 
-t('a refused submission fails as spawn_failed; an option off the allow-list fails before any sbatch', async () => {
+t('a refused submission fails as spawn_failed; an option off the allow-list is a 400 at submit that names it', async () => {
   requireCluster();
   const refused = (await finished(M, runs.refused!)).stages[0].jobs[0];
   expect([refused.status, refused.reason]).toEqual(['failed', 'spawn_failed']);
   expect(refused.message).toContain('Requested node configuration is not available');
-  const evil = (await finished(M, runs.notAllowed!)).stages[0].jobs[0];
-  expect([evil.status, evil.reason]).toEqual(['failed', 'slurm:invalid_option']);
-  expect(evil.message).toContain('--output');
-  expect(existsSync(join(evil.dir, 'slurm.sh')) || existsSync('/tmp/evil.out')).toBe(false);
+  expect(notAllowed.status).toBe(400);
+  expect(notAllowed.body.error.code).toBe('invalid_spec');
+  expect(notAllowed.body.error.message).toContain('stages[0].jobs[0].resources.sbatch: --output is not on the allow-list');
+  expect((await M.api('GET', '/runs?pipeline=not-allowed')).body.items).toEqual([]); // nothing was written
+  expect(existsSync('/tmp/evil.out')).toBe(false);
 });
 
 t('scontrol requeue of a running job is recorded as a new attempt, never finalized from the first run', async () => {

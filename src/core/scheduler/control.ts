@@ -26,7 +26,7 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
       return { replayed: true, body: JSON.parse(prior.response) };
     }
   }
-  const { spec, raw } = loadSpec(store, input, [...eng.executors.keys(), 'agent']);
+  const { spec, raw } = loadSpec(store, input, eng.validateOptions());
   checkSpecSecrets(spec, eng.secrets);
   const { version, isNew } = pipelineVersionFor(store, spec.name, raw);
   const plan = planSubmission(spec, version, input, { runsDir: config.runsDir, workspaceRoot: config.workspaceRoot, maxSweep: config.maxSweep, now });

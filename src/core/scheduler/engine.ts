@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { isoNow } from '../ids.ts';
 import { DroverError, isStorageError } from '../errors.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
-import { validateSpec, type PipelineSpec } from '../spec/index.ts';
+import { validateSpec, type PipelineSpec, type ValidateOptions } from '../spec/index.ts';
 import type { Store, Executor, Logger, Clock, Observation, PreparedJob, Handle, Admission, ExitOutcome, Blocker, JobResult } from '../ports.ts';
 import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
@@ -744,6 +744,14 @@ export class Engine {
     const run = this.store.getRun(runId);
     if (!run) throw new DroverError('not_found', `no run ${runId}`);
     return this.spec(run.pipeline, run.pipeline_version);
+  }
+
+  /** How submitted specs are validated: the loaded executors, and their own checks of resources. */
+  validateOptions(): ValidateOptions {
+    return {
+      executors: [...this.executors.keys(), 'agent'],
+      checkResources: (executor, resources) => this.executors.get(executor)?.checkResources?.(resources) ?? null,
+    };
   }
 
   spec(name: string, version: number): PipelineSpec {

@@ -6,7 +6,11 @@ import { PipelineSchema, type RawJob, type RawPipeline, type RawStage } from './
 import { checkRefs } from './interpolate.ts';
 import type { JobSpec, PipelineSpec, Resources, RetryPolicy, StageSpec } from './types.ts';
 
-export interface ValidateOptions { executors: readonly string[] }
+export interface ValidateOptions {
+  executors: readonly string[];
+  /** an executor's own check of a job's resources at submit (Slurm: the sbatch allow-list); null = fine */
+  checkResources?(executor: string, resources: Resources): string | null;
+}
 
 type Issue = v.BaseIssue<unknown>;
 type PathItem = NonNullable<Issue['path']>[number];
@@ -63,6 +67,8 @@ function normJob(name: string, j: JobKeys, path: string, top: PipelineSpec, opts
     cpus: r.cpus, mem_mb: r.mem, gpus: r.gpus, time_ms: r.time, partition: r.partition, account: r.account, qos: r.qos,
     fallback: r.fallback ?? 'cpu', sbatch: r.sbatch,
   });
+  const refused = opts.checkResources?.(executor, resources);
+  if (refused) fail(`${path}.resources`, `${path}.${refused}`);
   const retries: RetryPolicy = { ...top.retries };
   if (j.retries) {
     const jr = j.retries;

@@ -59,7 +59,10 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
       return { available: true, slots: o.maxSubmitted };
     },
 
-    /** Only extra sbatch options on the allow-list pass; a refusal fails the job before anything is submitted. */
+    /** resources.sbatch outside the allow-list is refused at submit (400 naming the option)… */
+    checkResources(resources: Resources) { return checkExtraOptions(resources.sbatch, extraAllowed); },
+
+    /** …and again at start (the allow-list may have changed since): a refusal fails the job before anything is submitted. */
     admit(req: { jobId: string; attempt: number; resources: Resources }) {
       const why = checkExtraOptions(req.resources.sbatch, extraAllowed);
       if (!why) return { ok: true as const };

@@ -14,7 +14,7 @@ export function pipelinesRoutes(d: ServerDeps, triggers?: TriggerService) {
   return new Hono()
     .post('/', async (c) => {
       const raw = await readBody(c, { yaml: true });
-      const spec = validateSpec(raw, { executors: [...d.engine.executors.keys(), 'agent'] });
+      const spec = validateSpec(raw, d.engine.validateOptions());
       checkSchedule(spec);
       const { version, isNew } = pipelineVersionFor(store, spec.name, raw);
       if (isNew) {
