@@ -108,8 +108,9 @@ export async function serve(o: ServeOptions) {
   const secrets = await SecretStore.open(join(o.dataDir, 'secrets.key'), secretsRepo(sqlite, tx), log.scope({ part: 'secrets' }));
   const attestor = await Attestor.open(o.dataDir, log.scope({ part: 'provenance' }));
   const audit = auditRepo(sqlite, tx);
+  const maxLogSize = o.maxLogSize === undefined ? DEFAULT_MAX_LOG_SIZE : o.maxLogSize;
   const logGate = new CopierPool({
-    secrets, maxLogSize: o.maxLogSize === undefined ? DEFAULT_MAX_LOG_SIZE : o.maxLogSize, log: log.scope({ part: 'logs' }),
+    secrets, maxLogSize, log: log.scope({ part: 'logs' }),
     dirOf: (id) => { const j = store.getJob(id); return j ? engine.jobDir(j) : null; },
   });
   const engine = new Engine({
@@ -138,7 +139,7 @@ export async function serve(o: ServeOptions) {
     } catch (err) { log.warn('heartbeat write failed', { err: String(err) }); }
   }, HEARTBEAT_MS);
 
-  const broker = new AgentBroker(engine, { leaseTtlMs: config.leaseTtlMs });
+  const broker = new AgentBroker(engine, { leaseTtlMs: config.leaseTtlMs, maxLogSize });
   engine.queuedListeners.push(() => broker.notify());
   let stopping = false;
   const app = createApp({

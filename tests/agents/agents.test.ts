@@ -67,6 +67,10 @@ test('a completion is accepted once, only with the current lease; log chunks are
   const b = await s.api('POST', '/agents/claim', { agent: 'b', wait_s: 5 }, { token: agentToken });
   expect(b.status).toBe(200);
   expect(b.body.job.attempt).toBe(2);
+  // attempt 2 logs afresh from offset 0; attempt 1's log is kept beside it
+  const chunk = await fetch(`${s.url}/api/v1/jobs/${jobId}/logs?command=0&offset=0`, { method: 'POST', headers: { authorization: `Bearer ${agentToken}`, 'x-lease-token': b.body.lease.token }, body: 'second\n' });
+  expect(chunk.status).toBe(200);
+  expect((await s.api('GET', `/jobs/${jobId}/logs`)).text).toBe('second\n');
   const done = { commands: [{ exit_code: 0 }], outputs: {} };
   const late = await s.api('POST', `/jobs/${jobId}/complete`, { lease_token: tokenA, ...done }, { token: agentToken });
   expect(late.status).toBe(409);
@@ -78,6 +82,7 @@ test('a completion is accepted once, only with the current lease; log chunks are
   const final = await s.waitRun(run.id);
   expect(final.status).toBe('succeeded');
   expect(final.stages[0].jobs[0].attempt).toBe(2);
+  expect(readFileSync(join(final.stages[0].jobs[0].dir, 'attempt-1', 'logs', '0.log'), 'utf8')).toBe('out\n');
   const metrics = await s.api('GET', '/metrics');
   expect(metrics.text).toMatch(/drover_agent_total\{event="refused_completions"\} 2/);
   expect(metrics.text).toMatch(/drover_reaper_total\{tier="reaped"\} 1/);

@@ -41,3 +41,30 @@ test('past its rate limit a token gets 429 with Retry-After; agent heartbeats ar
   // heartbeats and completions pass even when the token is over its limit (they get 409: no lease here)
   for (let i = 0; i < 10; i++) expect((await s.api('POST', '/jobs/j_none/heartbeat', { lease_token: 'x' })).status).not.toBe(429);
 });
+
+test('an agent\'s uploads stop at --max-log-size with one marker line; later chunks are acknowledged and dropped', async () => {
+  const s = await startServer(['--max-log-size', '1000']);
+  servers.push(s);
+  const agent = (await s.api('POST', '/tokens', { role: 'agent' })).body.token;
+  const { run } = await s.submit({ name: 'loud-agent', stages: [{ name: 'm', jobs: [{ name: 'j', executor: 'agent', commands: ['yes', 'yes'] }] }] });
+  const jobId = run.stages[0].jobs[0].id;
+  const claim = await s.api('POST', '/agents/claim', { agent: 'a', wait_s: 5 }, { token: agent });
+  expect(claim.status).toBe(200);
+  const lease = claim.body.lease.token;
+  const send = async (command: number, offset: number, body: string) => {
+    const r = await fetch(`${s.url}/api/v1/jobs/${jobId}/logs?command=${command}&offset=${offset}`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'x-lease-token': lease }, body });
+    return { status: r.status, body: await r.json() as { size: number; capped?: boolean } };
+  };
+  const line = 'y'.repeat(99) + '\n'; // 100 bytes
+  expect(await send(0, 0, line.repeat(6))).toEqual({ status: 200, body: { size: 600 } });
+  expect(await send(0, 0, line.repeat(6))).toEqual({ status: 200, body: { size: 600 } }); // a resend is stored once
+  expect(await send(0, 600, line.repeat(6))).toEqual({ status: 200, body: { size: 1200, capped: true } });
+  expect(await send(0, 1200, line.repeat(6))).toEqual({ status: 200, body: { size: 1800, capped: true } });
+  expect(await send(1, 0, line)).toEqual({ status: 200, body: { size: 100, capped: true } }); // the cap is per job
+  const done = await s.api('POST', `/jobs/${jobId}/complete`, { lease_token: lease, commands: [{ exit_code: 0 }, { exit_code: 0 }] }, { token: agent });
+  expect(done.status).toBe(200);
+  const log = (await s.api('GET', `/jobs/${jobId}/logs?command=0`)).text;
+  expect(log.startsWith(line.repeat(10))).toBe(true);
+  expect(log.slice(1000)).toMatch(/^\n\[drover: the log reached --max-log-size \(1000 bytes\); the rest of the output was dropped\]\n$/);
+  expect((await s.api('GET', `/jobs/${jobId}/logs?command=1`)).text).toBe('');
+});

@@ -3,7 +3,6 @@
 // one conditional write, so two agents racing for a job can never both win; a completion is accepted
 // once, and only with the current lease token (fencing): a late or repeated one is refused (409).
 import { randomBytes } from 'node:crypto';
-import { openSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, isStorageError } from '../errors.ts';
 import { isoNow } from '../ids.ts';
@@ -12,11 +11,16 @@ import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize } from '../../runner/meta.ts';
 import { jobSecrets } from '../scheduler/prepare.ts';
+import { appendChunk } from './log-upload.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
 export interface CompleteRequest { lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string> }
 
-export interface BrokerOptions { leaseTtlMs: number; maxWaitMs?: number }
+export interface BrokerOptions {
+  leaseTtlMs: number; maxWaitMs?: number;
+  /** --max-log-size: stored log per job (null: no cap) */
+  maxLogSize?: number | null;
+}
 
 export class AgentBroker {
   private waiters = new Set<() => void>();
@@ -107,17 +111,7 @@ export class AgentBroker {
     const job = this.held(jobId, token);
     const commands = this.eng.commandCount(job);
     if (!Number.isInteger(command) || command < 0 || command >= commands) throw new DroverError('invalid_request', `command: must be 0..${commands - 1}`, { path: 'command' });
-    const file = join(this.eng.jobDir(job), 'logs', `${command}.log`);
-    const fd = openSync(file, 'a+', 0o600);
-    try {
-      const size = fstatSync(fd).size;
-      if (offset > size) throw new DroverError('conflict', `offset ${offset} is past the stored ${size} bytes; resend from ${size}`, { code: 'log_gap', size });
-      const skip = size - offset;
-      if (skip < data.length) writeSync(fd, data, skip, data.length - skip);
-      return { size: Math.max(size, offset + data.length) };
-    } finally {
-      closeSync(fd);
-    }
+    return appendChunk(this.eng.jobDir(job), command, commands, offset, data, this.o.maxLogSize ?? null);
   }
 
   /** Exactly once: only the current lease token completes, and completing clears it. */

@@ -91,10 +91,11 @@ function secretsOf(spec: PipelineSpec, ctx: PrepareContext): Record<string, stri
 
 /** The job folder (logs/, meta/) and job.sh; a retry first moves the previous attempt aside. */
 export function writeJobFiles(job: PreparedJob): void {
-  if (job.attempt > 1 && existsSync(join(job.dir, 'job.out'))) {
+  // (an agent's job has no job.out here, only the logs it uploaded: those move aside too)
+  if (job.attempt > 1 && (existsSync(join(job.dir, 'job.out')) || existsSync(join(job.dir, 'logs')))) {
     const keep = join(job.dir, `attempt-${job.attempt - 1}`);
     mkdirSync(keep, { recursive: true });
-    for (const f of ['job.out', 'logs', 'meta', 'outputs.env', 'job.sh']) {
+    for (const f of ['job.out', 'logs', 'meta', 'outputs.env', 'job.sh', '.log-capped']) {
       if (existsSync(join(job.dir, f))) renameSync(join(job.dir, f), join(keep, f));
     }
   }

@@ -1,0 +1,40 @@
+// Agent log uploads: a chunk lands at its byte offset (a resend is stored once; a chunk past the
+// stored end is a 409 log_gap), and the job's stored log stops at --max-log-size with the same marker
+// line a local job gets. Past the cap, chunks are acknowledged and dropped, so the agent's own offsets
+// keep moving and it never retries a chunk the server will not keep.
+import { openSync, writeSync, closeSync, fstatSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DroverError } from '../errors.ts';
+import { capMarker } from '../redact/copier.ts';
+import { fileSize } from '../../runner/meta.ts';
+
+const CAPPED = '.log-capped';
+
+export function appendChunk(dir: string, command: number, commandCount: number, offset: number, data: Uint8Array, maxLogSize: number | null): { size: number; capped?: true } {
+  if (maxLogSize !== null && existsSync(join(dir, CAPPED))) return { size: offset + data.length, capped: true };
+  const fd = openSync(join(dir, 'logs', `${command}.log`), 'a+', 0o600);
+  try {
+    const size = fstatSync(fd).size;
+    if (offset > size) throw new DroverError('conflict', `offset ${offset} is past the stored ${size} bytes; resend from ${size}`, { code: 'log_gap', size });
+    const fresh = data.subarray(Math.min(data.length, size - offset));
+    if (fresh.length === 0) return { size };
+    if (maxLogSize !== null) {
+      let total = 0;
+      for (let i = 0; i < commandCount; i++) total += i === command ? size : fileSize(join(dir, 'logs', `${i}.log`));
+      if (total + fresh.length > maxLogSize) {
+        writeAll(fd, fresh.subarray(0, Math.max(0, maxLogSize - total)));
+        writeAll(fd, capMarker(maxLogSize));
+        writeFileSync(join(dir, CAPPED), '', { mode: 0o600 });
+        return { size: offset + data.length, capped: true };
+      }
+    }
+    writeAll(fd, fresh);
+    return { size: offset + data.length };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
+}
