@@ -121,6 +121,7 @@ export async function serve(o: ServeOptions) {
   await engine.start();
   const gc = new GarbageCollector({
     repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
+    eventTtlMs: config.idempotencyTtlMs,
     retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });
   const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));

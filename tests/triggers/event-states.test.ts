@@ -68,7 +68,7 @@ describe('event state machine', () => {
 
   test("an event's status sums up its deliveries", () => {
     const d = (...s: EventStatus[]) => s.map((status) => ({ status }));
-    expect(eventStatus(d())).toBe('pending');
+    expect(eventStatus(d())).toBe('unrouted');
     expect(eventStatus(d('pending', 'consumed'))).toBe('pending');
     expect(eventStatus(d('reserved', 'pending'))).toBe('reserved');
     expect(eventStatus(d('consumed', 'consumed'))).toBe('consumed');

@@ -66,7 +66,7 @@ test('each event makes one run per subscribing pipeline, with the payload as par
   expect(list.items).toHaveLength(2);
   expect(list.next_cursor).not.toBeNull();
   const nobody = await publish(s, 'nobody-listens', { payload: {} });
-  expect(nobody.body).toMatchObject({ event: { status: 'pending', deliveries: [] }, runs: [] });
+  expect(nobody.body).toMatchObject({ event: { status: 'unrouted', deliveries: [] }, runs: [] });
   expect((await s.api('POST', '/topics/new-data/events', { payload: [1, 2] })).status).toBe(400);
   expect((await s.api('POST', '/topics/new-data/events', { payload: {}, extra: 1 })).status).toBe(400);
   expect((await s.api('POST', '/topics/bad topic!/events', { payload: {} })).status).toBe(400);
@@ -173,3 +173,30 @@ test('across a kill -9 an event is consumed exactly once; one whose run vanished
   expect(runs[0].trigger.delivery).toBe(2);
   expect(existsSync(join(s.dataDir, 'drover.db'))).toBe(true);
 }, 60_000);
+
+test('an event nobody subscribes to is `unrouted`; settled events past the dedupe window go with GC, held ones stay', async () => {
+  const s = await startServer(['--retention-max-age', '1s']);
+  servers.push(s);
+  await register(s, spec('listener', 'gc-topic', 'echo heard'));
+  const heard = (await publish(s, 'gc-topic', { payload: {}, dedupe_key: 'k1' })).body;
+  await waitEvent(s, 'gc-topic', heard.event.id, (e) => e.status === 'consumed', 'the event to be consumed');
+  const lonely = (await publish(s, 'nobody-listens', { payload: {}, dedupe_key: 'k2' })).body;
+  expect([lonely.event.status, lonely.runs]).toEqual(['unrouted', []]);
+  // both events are two days old: past the one-day dedupe window
+  const db = new Database(join(s.dataDir, 'drover.db'));
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.query('UPDATE topic_events SET created_at = ?').run(new Date(Date.now() - 2 * 86_400_000).toISOString());
+  db.close();
+  await Bun.sleep(1200); // the listener's run is now past --retention-max-age
+  const dry = (await s.api('POST', '/gc?dry_run=true')).body;
+  expect(dry.events_removed).toBe(1); // the unrouted one; the other still has its run
+  expect((await s.api('GET', `/topics/gc-topic/events/${heard.event.id}`)).status).toBe(200);
+  const real = (await s.api('POST', '/gc')).body;
+  expect([real.runs_removed, real.events_removed]).toEqual([1, 2]);
+  expect((await s.api('GET', `/topics/gc-topic/events/${heard.event.id}`)).status).toBe(404);
+  expect((await s.api('GET', `/topics/nobody-listens/events/${lonely.event.id}`)).status).toBe(404);
+  // its dedupe key has expired with it: the same key makes a new event and run
+  const again = await publish(s, 'gc-topic', { payload: {}, dedupe_key: 'k1' });
+  expect(again.status).toBe(201);
+  expect(again.body.runs).toHaveLength(1);
+});

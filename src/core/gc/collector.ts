@@ -27,6 +27,8 @@ export interface GcDeps {
   tx<T>(fn: () => T): T;
   now?: () => number;
   log?: Logger;
+  /** a topic event's dedupe key holds this long; a settled event is removed after it (default 1 day) */
+  eventTtlMs?: number;
   /** folders without a DB row are left alone until they are this old (a submit writes the folder first) */
   orphanGraceMs?: number;
 }
@@ -101,12 +103,14 @@ export class GarbageCollector {
       }
     }
     const orphans = await this.orphans(now, dryRun);
+    const cutoff = isoNow(now - (this.d.eventTtlMs ?? 86_400_000));
+    const events = dryRun ? this.d.repo.settledEvents(cutoff, true) : this.d.tx(() => this.d.repo.settledEvents(cutoff, false));
     const out: GcReport = {
       dry_run: dryRun, at: isoNow(now), runs_removed: removed.length,
       bytes_freed: removed.reduce((a, r) => a + r.bytes, 0) + orphans.reduce((a, o) => a + o.bytes, 0),
-      runs: removed, orphans, skipped_active: skipped, pipelines: report,
+      runs: removed, orphans, skipped_active: skipped, events_removed: events, pipelines: report,
     };
-    if (!dryRun && (removed.length || orphans.length)) this.d.log?.info('gc removed runs', { runs: removed.length, orphans: orphans.length, bytes: out.bytes_freed });
+    if (!dryRun && (removed.length || orphans.length || events)) this.d.log?.info('gc removed runs', { runs: removed.length, orphans: orphans.length, events, bytes: out.bytes_freed });
     return out;
   }
 

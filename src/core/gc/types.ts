@@ -9,6 +9,9 @@ export interface GcRepo {
   /** the runs (those still terminal) and everything below them, their status events, and groups left
    *  without runs; one transaction; returns the ids removed */
   deleteRuns(runs: GcRunRow[]): string[];
+  /** topic events created before the cutoff that nothing holds any more (every delivery final, no run
+   *  left): removed, or only counted when `dryRun`; returns how many */
+  settledEvents(createdBefore: string, dryRun: boolean): number;
 }
 
 export interface GcRemoved { id: string; pipeline: string; status: string; ended_at: string | null; bytes: number; reason: 'keep_last' | 'max_age' }
@@ -23,5 +26,7 @@ export interface GcReport {
   orphans: { dir: string; bytes: number }[];
   /** runs that the policy would remove but that are not terminal */
   skipped_active: number;
+  /** topic events past the dedupe window whose deliveries are final and whose runs are gone */
+  events_removed: number;
   pipelines: { pipeline: string; keep_last: number | null; max_age_ms: number | null; runs: number; removed: number }[];
 }

@@ -40,10 +40,12 @@ export function eventRetryDelay(policy: RetryPolicy, runs: number): number {
   return Math.min(policy.max_backoff_ms, policy.backoff_ms * 2 ** Math.max(0, runs - 1));
 }
 
-/** One status for the event from its deliveries: reserved while any run holds it, consumed when all did. */
-export function eventStatus(ds: Pick<DeliveryRow, 'status'>[]): EventStatus {
+/** One status for the event from its deliveries: reserved while any run holds it, consumed when all did;
+ *  `unrouted` when no pipeline subscribed at publish time (nothing will ever run it). */
+export function eventStatus(ds: Pick<DeliveryRow, 'status'>[]): EventStatus | 'unrouted' {
+  if (ds.length === 0) return 'unrouted';
   if (ds.some((d) => d.status === 'reserved')) return 'reserved';
-  if (ds.some((d) => d.status === 'pending') || ds.length === 0) return 'pending';
+  if (ds.some((d) => d.status === 'pending')) return 'pending';
   return ds.every((d) => d.status === 'consumed') ? 'consumed' : 'failed';
 }
 

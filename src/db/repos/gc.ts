@@ -16,10 +16,17 @@ export function gcRepo(db: Database): GcRepo {
   const groupExists = db.prepare('SELECT 1 FROM groups WHERE id = ?');
   const jobIdsOfRun = db.prepare('SELECT id FROM jobs WHERE run_id = ?');
   const stageIdsOfRun = db.prepare('SELECT id FROM stages WHERE run_id = ?');
+  // deliveries go with their event (ON DELETE CASCADE)
+  const SETTLED = `FROM topic_events e WHERE e.created_at < ?
+    AND NOT EXISTS (SELECT 1 FROM event_runs r WHERE r.event_id = e.id)
+    AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'reserved'))`;
+  const countSettled = db.prepare(`SELECT count(*) AS n ${SETTLED}`);
+  const delSettled = db.prepare(`DELETE FROM topic_events WHERE id IN (SELECT e.id ${SETTLED})`);
   return {
     pipelinesWithRuns: () => (pipelines.all() as { pipeline: string }[]).map((r) => r.pipeline),
     runsOf: (pipeline) => runsOf.all(pipeline) as GcRunRow[],
     runExists: (id) => !!runIds.get(id),
+    settledEvents: (before, dryRun) => dryRun ? (countSettled.get(before) as { n: number }).n : delSettled.run(before).changes,
     deleteRuns: (runs) => db.transaction(() => {
       const entities: string[] = [];
       const groups = new Set<string>();
