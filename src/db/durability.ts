@@ -3,12 +3,18 @@
 // per commit (synchronous=FULL), writers mark the WAL dirty and this barrier fsyncs it at most every
 // `windowMs`, settling every waiter at once. Whatever is acknowledged to a client (an HTTP answer to a
 // write) waits for `durable()` first, so an acknowledged change survives a power cut.
+// The fsync runs off the event loop (one at a time): the scheduler keeps committing and starting jobs
+// while the disk works, and what was committed meanwhile goes with the next fsync.
 import { openSync, fsyncSync, closeSync, existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 
 export class GroupCommit {
   private dirty = false;
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private waiters: Waiter[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private syncing = false;
   syncs = 0;
   lastError: string | null = null;
 
@@ -25,41 +31,77 @@ export class GroupCommit {
   durable(): Promise<void> {
     const n = this.changes();
     if (n !== this.lastChanges) { this.lastChanges = n; this.dirty = true; }
-    if (!this.dirty && this.waiters.length === 0) return Promise.resolve();
+    if (!this.dirty && this.waiters.length === 0 && !this.syncing) return Promise.resolve();
     return new Promise((resolve, reject) => { this.waiters.push({ resolve, reject }); this.schedule(); });
   }
 
   private schedule(): void {
-    this.timer ??= setTimeout(() => { this.timer = null; this.flush(); }, this.windowMs);
+    if (this.syncing) return; // the fsync in flight schedules the next one when it is done
+    this.timer ??= setTimeout(() => { this.timer = null; void this.flushAsync(); }, this.windowMs);
   }
 
-  /** fsync the WAL (and the database file) now. */
+  private async flushAsync(): Promise<void> {
+    const waiters = this.waiters.splice(0);
+    const wasDirty = this.dirty;
+    this.dirty = false;
+    this.syncing = true;
+    try {
+      if (wasDirty) {
+        for (const f of this.files()) await syncFileAsync(f);
+        this.syncs++;
+      }
+      this.settle(waiters, null);
+    } catch (err) {
+      this.settle(waiters, err);
+    } finally {
+      this.syncing = false;
+      if (this.dirty || this.waiters.length) this.schedule();
+    }
+  }
+
+  /** fsync the WAL (and the database file) now, blocking (shutdown). */
   flush(): void {
     const waiters = this.waiters.splice(0);
     const wasDirty = this.dirty;
     this.dirty = false;
     try {
       if (wasDirty) {
-        for (const f of [this.dbFile + '-wal', this.dbFile]) this.syncFile(f);
+        for (const f of this.files()) syncFile(f);
         this.syncs++;
       }
+      this.settle(waiters, null);
+    } catch (err) {
+      this.settle(waiters, err);
+    }
+  }
+
+  private files(): string[] { return [this.dbFile + '-wal', this.dbFile]; }
+
+  private settle(waiters: Waiter[], err: unknown): void {
+    if (err === null) {
       this.lastError = null;
       for (const w of waiters) w.resolve();
-    } catch (err) {
+    } else {
       this.lastError = String(err);
       this.dirty = true;
       for (const w of waiters) w.reject(err);
     }
   }
 
-  private syncFile(path: string): void {
-    if (!existsSync(path)) return;
-    const fd = openSync(path, 'r');
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  }
-
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.flush();
   }
+}
+
+function syncFile(path: string): void {
+  if (!existsSync(path)) return;
+  const fd = openSync(path, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+async function syncFileAsync(path: string): Promise<void> {
+  let fh;
+  try { fh = await open(path, 'r'); } catch (err) { if ((err as { code?: string }).code === 'ENOENT') return; throw err; }
+  try { await fh.sync(); } finally { await fh.close(); }
 }

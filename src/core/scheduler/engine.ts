@@ -27,6 +27,9 @@ import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { Finalizers } from './finalize.ts';
 
+/** queued jobs read per group and start (a start usually takes the first; each row read costs) */
+const FIRST_WINDOW = 8;
+
 export interface EngineDeps {
   store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig;
   /** secret values for jobs, and redaction of what the engine stores (outputs, messages, result.json) */
@@ -522,7 +525,7 @@ export class Engine {
       const groupId = this.pickGroup();
       if (!groupId) break;
       if (this.store.getGroup(groupId)?.status !== 'running') { this.dropReady(groupId); continue; } // paused or ended
-      const candidates = this.store.nextQueued(groupId, 32, now);
+      const candidates = this.store.nextQueued(groupId, FIRST_WINDOW, now);
       let started: { prepared: PreparedJob; job: JobRow } | null | 'none' = 'none';
       for (const j of this.candidatesOf(groupId, candidates, now)) {
         if (j.executor === 'agent') continue; // only remote agents claim these
@@ -553,12 +556,12 @@ export class Engine {
   }
 
   /**
-   * The queued jobs of a group to try, in order: a window of 32, and only when all of those were held
+   * The queued jobs of a group to try, in order: a small window, and only when all of those were held
    * back (every GPU busy, agent-only…) a wider one, so held jobs never block the jobs queued behind them.
    */
   private *candidatesOf(groupId: string, first: JobRow[], now: number): Generator<JobRow> {
     yield* first;
-    if (first.length === 32) yield* this.store.nextQueued(groupId, 1024, now).slice(32);
+    if (first.length === FIRST_WINDOW) yield* this.store.nextQueued(groupId, 1024, now).slice(FIRST_WINDOW);
   }
 
   private rebuildPending = false;

@@ -36,6 +36,8 @@ export class TriggerService {
   private byTopic = new Map<string, string[]>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private soon: ReturnType<typeof setImmediate> | null = null;
+  private costsDue = new Set<string>();
+  private costsSoon: ReturnType<typeof setImmediate> | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastRecover = 0;
   private stopped = false;
@@ -59,6 +61,7 @@ export class TriggerService {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.soon) clearImmediate(this.soon);
+    if (this.costsSoon) { clearImmediate(this.costsSoon); this.recordCosts(); }
     this.unsubscribe?.();
   }
 
@@ -124,13 +127,29 @@ export class TriggerService {
   private onStatus(e: StatusEvent): void {
     try {
       if (e.kind === 'job' && e.status !== 'running') {
-        this.ctx.store.tx(() => recordJobCosts(this.ctx.store, e.id));
+        this.costsDue.add(e.id);
+        this.costsSoon ??= setImmediate(() => this.recordCosts());
       } else if (e.kind === 'run' && TERMINAL_RUN.has(e.status)) {
+        // its jobs' end events came first: their costs are in before anyone can read the ended run
+        if (this.costsSoon) { clearImmediate(this.costsSoon); this.recordCosts(); }
         this.topics.settleRun(e.id, this.ctx.clock.now());
         this.dispatchSoon();
       }
     } catch (err) {
       this.ctx.log.warn('triggers: could not handle a status event', { kind: e.kind, id: e.id, err: String(err) });
+    }
+  }
+
+  /** The costs of the jobs that ended since the last call, in one transaction (one commit, not one per job). */
+  private recordCosts(): void {
+    this.costsSoon = null;
+    const ids = [...this.costsDue];
+    this.costsDue.clear();
+    try {
+      this.ctx.store.tx(() => { for (const id of ids) recordJobCosts(this.ctx.store, id); });
+    } catch (err) {
+      // what is not recorded now is found by the backfill at the next start
+      this.ctx.log.warn('triggers: could not record job costs', { jobs: ids.length, err: String(err) });
     }
   }
 
