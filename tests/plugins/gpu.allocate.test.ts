@@ -2,6 +2,7 @@
 // re-reserve after a restart, and when a job runs on CPU, waits, or fails.
 import { test, expect, describe } from 'bun:test';
 import { GpuAllocator, decide, requestedGpus } from '../../src/plugins/gpu/allocate.ts';
+import { StarvationGuard } from '../../src/plugins/gpu/reserve.ts';
 import type { GpuInfo, Inventory } from '../../src/plugins/gpu/detect.ts';
 
 const gpu = (index: number): GpuInfo => ({ index, uuid: `GPU-${index}`, name: 'Fake', memory_total_mib: 1000, memory_used_mib: 0, utilization_pct: 0, vendor: 'nvidia' });
@@ -88,5 +89,27 @@ describe('decide', () => {
     const a = new GpuAllocator();
     expect(decide(inventory([0]), a, { jobId: 'j', gpus: 0, fallback: 'none' })).toMatchObject({ kind: 'cpu', reason: 'no_gpu_requested' });
     expect(a.usedCount).toBe(0);
+  });
+});
+
+describe('StarvationGuard', () => {
+  test('nobody is first in line before the reserve time; then the longest waiter is, for everyone else', () => {
+    const g = new StarvationGuard(1000);
+    g.waited('big', 4, 0);
+    g.waited('small', 1, 500);
+    expect(g.reservedFor('other', 900)).toBeNull(); // backfill: nobody has waited 1 s yet
+    expect(g.reservedFor('other', 1000)).toEqual({ jobId: 'big', since: 0, requested: 4 });
+    expect(g.reservedFor('small', 1200)?.jobId).toBe('big');
+    expect(g.reservedFor('big', 1200)).toBeNull(); // the first in line itself may take GPUs
+    g.done('big');
+    expect(g.reservedFor('other', 1600)?.jobId).toBe('small');
+  });
+
+  test('a waiter that stops asking (canceled) lapses', () => {
+    const g = new StarvationGuard(1000, 5000);
+    g.waited('gone', 2, 0);
+    expect(g.reservedFor('x', 4000)?.jobId).toBe('gone');
+    expect(g.reservedFor('x', 5001)).toBeNull();
+    expect(g.size).toBe(0);
   });
 });

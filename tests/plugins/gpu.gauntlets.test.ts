@@ -390,3 +390,25 @@ test('telemetry: while GPU jobs run, one nvidia-smi call per interval fills thei
   expect(Math.min(...gaps.slice(1))).toBeGreaterThanOrEqual(90);
   expect(readFileSync(calls, 'utf8')).not.toMatch(/--id=|-i \d/); // never a per-GPU query
 }, 60_000);
+
+test('a 2-GPU job is not starved by a stream of 1-GPU jobs: once it has waited the reserve time it goes first', async () => {
+  const s = await server('2', ['--max-parallel', '8'], { env: { DROVER_GPU_RESERVE_AFTER_MS: '1000' } });
+  const a = await s.submit(gpuSpec('hold-one', ['sleep 2'], { gpus: 1 }));
+  await s.waitRun(a.run.id, (r) => onlyJob(r).status === 'running');
+  const big = await s.submit(gpuSpec('needs-two', ['echo "$CUDA_VISIBLE_DEVICES"'], { gpus: 2 }));
+  const bigJob = onlyJob(big.run).id;
+  await waitFor(async () => (await s.api('GET', `/jobs/${bigJob}/why`)).body.reasons.some((r: any) => r.code === 'gpu_slots_full'), { what: 'the 2-GPU job to wait' });
+  // six 1-GPU jobs: without the guard each would take whichever GPU frees up, one after another
+  const small = await s.submit(gpuSpec('one-each', ['sleep 1'], { gpus: 1 }, { matrix: { i: [1, 2, 3, 4, 5, 6] } }));
+  const bigDone = await s.waitRun(big.run.id, undefined, 60_000);
+  expect(bigDone.status).toBe('succeeded');
+  expect((await logOf(s, bigJob)).trim().split('\n').pop()).toBe('0,1'); // both GPUs, after the preamble line
+  const runs = await s.waitGroup(small.group.id).then(() => getRuns(s, small.runs.map((r: any) => r.id)));
+  const starts = runs.map((r: any) => Date.parse(onlyJob(r).started_at));
+  const bigStart = Date.parse(onlyJob(bigDone).started_at);
+  expect(starts.filter((t: number) => t >= bigStart).length).toBeGreaterThan(0); // some waited for it
+  // the ones held back were told why, naming the job the GPUs were kept for
+  const held = runs.filter((r: any) => Date.parse(onlyJob(r).started_at) >= bigStart);
+  const why = (await s.api('GET', `/jobs/${onlyJob(held[0]).id}/why`)).body;
+  expect(why.history.some((h: any) => h.reasons.some((x: any) => x.code === 'gpu_reserved' && x.job === bigJob))).toBe(true);
+}, 90_000);

@@ -3,7 +3,8 @@
 //   detect()   one nvidia-smi (or rocm-smi) call: the usable GPUs, or none with a reason
 //   admit()    N specific free GPUs, exported as CUDA/NVIDIA/ROCR_VISIBLE_DEVICES; on a machine
 //              without GPUs, CPU fallback (recorded) or an immediate failure (`fallback: none`);
-//              all GPUs busy → the job waits (gpu_slots_full) and jobs behind it may start
+//              all GPUs busy → the job waits (gpu_slots_full) and jobs behind it may start; a job
+//              waiting longer than reserveAfterMs holds the GPUs back for itself (reserve.ts)
 //   release()  gives the GPUs back however the job ended; readmit() re-reserves after a restart
 //   telemetry  while jobs hold GPUs, ONE tool call per interval samples every GPU → job stats
 //   explain()/describe()/metrics()  gpu_slots_full with holders; the GPU list for GET /queue; /metrics
@@ -15,6 +16,7 @@ import { createLocalExecutor } from '../local/index.ts';
 import { detectGpus, processRunner, type GpuInfo, type Inventory, type Runner } from './detect.ts';
 import { GpuAllocator, decide, requestedGpus } from './allocate.ts';
 import { JobTelemetry, gpuMetrics } from './telemetry.ts';
+import { StarvationGuard } from './reserve.ts';
 
 export interface GpuOptions {
   name?: string;
@@ -29,14 +31,17 @@ export interface GpuOptions {
   /** the server's environment (CUDA_VISIBLE_DEVICES restricts the GPUs) */
   env?: Record<string, string | undefined>;
   watchIntervalMs?: number;
+  /** a job waiting for GPUs longer than this is first in line (env DROVER_GPU_RESERVE_AFTER_MS; default 60 s) */
+  reserveAfterMs?: number;
 }
 
 const EMPTY: Inventory = { gpus: [], detected: 0, reason: 'no_gpu_detected', detail: 'detection has not run yet', source: null, at: new Date(0).toISOString() };
 
 export function createGpuExecutor({
   name = 'gpu', slots = cpus().length, gpuSlots, sampleIntervalMs = Number(process.env.DROVER_GPU_SAMPLE_MS) || 10 * SECOND,
-  run = processRunner(), env = process.env, watchIntervalMs,
+  run = processRunner(), env = process.env, watchIntervalMs, reserveAfterMs = Number(process.env.DROVER_GPU_RESERVE_AFTER_MS) || 60 * SECOND,
 }: GpuOptions = {}) {
+  const guard = new StarvationGuard(reserveAfterMs);
   const local = createLocalExecutor({ name, slots, watchIntervalMs });
   const alloc = new GpuAllocator();
   /** jobs holding GPUs (attempt: null until adopt() tells it after a restart) */
@@ -88,7 +93,19 @@ export function createGpuExecutor({
   const info = (i: number): GpuInfo | undefined => inv.gpus.find((g) => g.index === i);
 
   function admitGpu(jobId: string, attempt: number, resources: Resources): Admission {
+    const now = Date.now();
+    const n = requestedGpus(resources.gpus);
+    const first = n > 0 && n <= inv.gpus.length ? guard.reservedFor(jobId, now) : null;
+    if (first) {
+      guard.waited(jobId, n, now);
+      return { ok: false, blocker: {
+        code: 'gpu_reserved', job: first.jobId, requested: n,
+        message: `GPUs are held back for job ${first.jobId}, which has waited since ${new Date(first.since).toISOString()} for ${first.requested} GPU(s)`,
+      } };
+    }
     const d = decide(inv, alloc, { jobId, gpus: resources.gpus, fallback: resources.fallback });
+    if (d.kind === 'wait') guard.waited(jobId, d.requested, now);
+    else guard.done(jobId);
     if (d.kind === 'wait') {
       waiting.delete(jobId);
       waiting.set(jobId, d.requested);
@@ -151,6 +168,7 @@ export function createGpuExecutor({
     },
 
     release(jobId: string) {
+      guard.done(jobId);
       alloc.release(jobId);
       holding.delete(jobId);
       onCpu.delete(jobId);
@@ -169,6 +187,8 @@ export function createGpuExecutor({
 
     explain(jobId: string, _handle: Handle | null): Blocker[] {
       if (holding.has(jobId) || onCpu.has(jobId)) return [];
+      const first = guard.reservedFor(jobId, Date.now());
+      if (first) return [{ code: 'gpu_reserved', job: first.jobId, message: `GPUs are held back for job ${first.jobId}, which has waited since ${new Date(first.since).toISOString()} for ${first.requested} GPU(s)` }];
       const usable = inv.gpus.map((g) => g.index);
       const requested = waiting.get(jobId) ?? requestedGpus(undefined);
       const free = alloc.free(usable).length;
