@@ -6,7 +6,7 @@
 // what is uploaded (logs and outputs) is already redacted.
 import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJobResult } from '../runner/meta.ts';
+import { readJobResult, readCpuTimes } from '../runner/meta.ts';
 import { killGroup } from '../plugins/local/proc.ts';
 import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
@@ -82,7 +82,8 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   if (leaseLost) { log(`job ${job.id}: lease lost; not completing`); return; }
   const result = readJobResult(dir, job.commands);
   for (const k of Object.keys(result.outputs)) result.outputs[k] = redactor.redactString(result.outputs[k]!);
-  const body = { lease_token: lease.token, commands: result.commands.map((c) => ({ exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })), outputs: result.outputs };
+  const cpu = readCpuTimes(dir) ?? undefined;
+  const body = { lease_token: lease.token, commands: result.commands.map((c) => ({ exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })), outputs: result.outputs, cpu };
   for (let attempt = 0; ; attempt++) {
     const r = await api.post(`/jobs/${job.id}/complete`, body).catch(() => null);
     if (r && (r.status === 200 || r.status === 409 || r.status === 404)) {

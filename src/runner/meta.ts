@@ -23,7 +23,15 @@ export function readMarkers(dir: string): { rc: number | null; pid: number | nul
 
 /** CPU seconds of the job, from the `__DROVER_TIMES <self user> <self sys>\n<children user> <children sys>`
  *  lines job.sh prints with bash's `times` before it exits; null when absent (killed, older runner, remote agent). */
-export function readCpuTimes(dir: string): { user: number; sys: number; children_user: number; children_sys: number } | null {
+export interface CpuTimes { user: number; sys: number; children_user: number; children_sys: number }
+
+/** The `__DROVER_TIMES` line as the runner prints it (bash `times`), for CPU times measured elsewhere (agents). */
+export function formatCpuTimes(t: CpuTimes): string {
+  const f = (s: number) => `${Math.floor(s / 60)}m${(s % 60).toFixed(3)}s`;
+  return `__DROVER_TIMES ${f(t.user)} ${f(t.sys)}\n${f(t.children_user)} ${f(t.children_sys)}\n`;
+}
+
+export function readCpuTimes(dir: string): CpuTimes | null {
   const out = readText(join(dir, 'job.out'));
   const t = '(\\d+)m(\\d+(?:[.,]\\d+)?)s';
   const m = out ? new RegExp(`__DROVER_TIMES ${t} ${t}\\s+${t} ${t}`).exec(out) : null;

@@ -95,7 +95,7 @@ test('drover agent runs a job end to end: logs shipped, outputs passed, run succ
     name: 'via-agent',
     stages: [
       { name: 'a', jobs: [{ name: 'make', executor: 'agent', commands: ['echo "made on $DROVER_JOB_ID attempt $DROVER_ATTEMPT"', 'echo val=42 >> "$DROVER_OUTPUT"'] }] },
-      { name: 'b', needs: ['a'], jobs: [{ name: 'use', executor: 'agent', commands: ['echo got ${{ needs.a.outputs.val }}'] }] },
+      { name: 'b', needs: ['a'], jobs: [{ name: 'use', executor: 'agent', commands: ['echo got ${{ needs.a.outputs.val }}', 'i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done'] }] },
     ],
   };
   const { run } = await s.submit(spec);
@@ -103,8 +103,10 @@ test('drover agent runs a job end to end: logs shipped, outputs passed, run succ
   expect(done.status).toBe('succeeded');
   const [make, use] = done.stages.map((st: any) => st.jobs[0]);
   expect((await s.api('GET', `/jobs/${make.id}/logs`)).text).toBe(`made on ${make.id} attempt 1\n`);
-  expect((await s.api('GET', `/jobs/${use.id}/logs`)).text).toBe('got 42\n');
+  expect((await s.api('GET', `/jobs/${use.id}/logs?command=0`)).text).toBe('got 42\n');
   expect(done.stages[0].outputs).toEqual({ val: '42' });
+  expect(done.cost.cpu_seconds).toBeGreaterThan(0); // the busy loop, measured by the agent's runner
+  expect(done.cost.attempts).toBe(2);
 });
 
 test('an agent killed mid-job: the lease expires and another agent runs it again (attempt 2)', async () => {

@@ -9,12 +9,16 @@ import { isoNow } from '../ids.ts';
 import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
-import { fileSize } from '../../runner/meta.ts';
+import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
+import { writeFileSync } from 'node:fs';
 import { jobSecrets } from '../scheduler/prepare.ts';
 import { appendChunk } from './log-upload.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
-export interface CompleteRequest { lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string> }
+export interface CompleteRequest {
+  lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string>;
+  cpu?: CpuTimes;
+}
 
 export interface BrokerOptions {
   leaseTtlMs: number; maxWaitMs?: number;
@@ -122,6 +126,8 @@ export class AgentBroker {
     try {
       eng.store.tx(() => {
         const job = this.held(jobId, req.lease_token);
+        // the agent's runner measured the CPU: kept where a local job's runner leaves it (the cost is read from there)
+        if (req.cpu) writeFileSync(join(eng.jobDir(job), 'job.out'), formatCpuTimes(req.cpu), { mode: 0o600 });
         eng.finishRunning(job, this.resultOf(job, req), undefined, at, now);
       });
     } catch (err) {

@@ -14,10 +14,14 @@ const Claim = v.strictObject({
   wait_s: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60)), 0),
 });
 const Heartbeat = v.strictObject({ lease_token: v.string(), progress: v.optional(v.unknown()) });
+const Seconds = v.pipe(v.number(), v.minValue(0), v.maxValue(1e9));
+
 const Complete = v.strictObject({
   lease_token: v.string(),
   commands: v.array(v.strictObject({ exit_code: v.nullable(v.number()), started_at: v.optional(v.nullable(v.string())), ended_at: v.optional(v.nullable(v.string())) })),
   outputs: v.optional(v.record(v.string(), v.string())),
+  /** the runner's CPU times (bash `times`): the agent job's CPU cost */
+  cpu: v.optional(v.strictObject({ user: Seconds, sys: Seconds, children_user: Seconds, children_sys: Seconds })),
 });
 
 function intQuery(value: string | undefined, name: string): number {
