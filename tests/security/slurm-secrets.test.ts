@@ -46,6 +46,7 @@ test('a Slurm job gets its secret; sbatch\'s arguments, environment and script n
   expect((await s.api('GET', `/jobs/${job.id}/logs`)).text).toBe('on the node: [REDACTED:SLURM_TOK]\n');
   const rec = readFileSync(record, 'utf8');
   expect(rec).toContain('ARGV:');
+  expect(rec.split('\n').find((l) => l.startsWith('ARGV:'))).toContain('--no-requeue'); // never rerun by Slurm without its secrets
   expect(rec).toContain('exec /bin/bash "$__D/job.sh"');
   expectNoLeak(rec, VALUE, 'what sbatch got');
   expectNoLeak(readFileSync(join(job.dir, 'job.sh')), VALUE, 'job.sh');

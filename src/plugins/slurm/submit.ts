@@ -64,7 +64,9 @@ export class Submitter {
   enqueue(jobs: PreparedJob[]): Promise<SlurmHandle[]> {
     const now = Date.now();
     const out = jobs.map((job) => new Promise<SlurmHandle>((resolve) => {
-      const args = resourceArgs(job.resources);
+      // a job with secrets reads them once (the file is gone after): Slurm must not rerun it by itself;
+      // a node failure or preemption ends the attempt (lost) and drover's retry starts a fresh one
+      const args = job.rawLogs ? [...resourceArgs(job.resources), '--no-requeue'] : resourceArgs(job.resources);
       const key = JSON.stringify([job.groupId ?? job.runId, args]);
       const list = this.queue.get(key) ?? [];
       list.push({ job, args, since: now, resolve });
