@@ -123,3 +123,25 @@ test('an agent killed mid-job: the lease expires and another agent runs it again
   expect(done.stages[0].jobs[0].attempt).toBe(2);
   expect(readFileSync(join(ws, 'attempts'), 'utf8')).toBe('1\n2\n');
 });
+
+test('log chunks keep a lease alive: an agent that ships output but misses its heartbeats is not declared lost', async () => {
+  const { s, agentToken } = await server();
+  const { run } = await s.submit(agentJob('chatty', ['true'], { retries: { backoff: '100ms' } }));
+  const jobId = run.stages[0].jobs[0].id;
+  const claim = await s.api('POST', '/agents/claim', { agent: 'busy', wait_s: 5 }, { token: agentToken });
+  expect(claim.status).toBe(200);
+  const lease = claim.body.lease.token;
+  // 4 s of output and no heartbeat, with a 1.5 s lease
+  let offset = 0;
+  for (let i = 0; i < 16; i++) {
+    const r = await fetch(`${s.url}/api/v1/jobs/${jobId}/logs?command=0&offset=${offset}`, { method: 'POST', headers: { authorization: `Bearer ${agentToken}`, 'x-lease-token': lease }, body: `line ${i}\n` });
+    expect(r.status).toBe(200);
+    offset = ((await r.json()) as { size: number }).size;
+    await Bun.sleep(250);
+  }
+  const job = (await s.api('GET', `/jobs/${jobId}`)).body;
+  expect([job.status, job.attempt]).toEqual(['running', 1]);
+  const done = await s.api('POST', `/jobs/${jobId}/complete`, { lease_token: lease, commands: [{ exit_code: 0 }] }, { token: agentToken });
+  expect(done.status).toBe(200);
+  expect((await s.waitRun(run.id)).status).toBe('succeeded');
+});

@@ -113,6 +113,8 @@ export class AgentBroker {
   /** Append a raw chunk at `offset` of command `command`'s log; a repeated chunk is not stored twice. */
   appendLog(jobId: string, token: string, command: number, offset: number, data: Uint8Array) {
     const job = this.held(jobId, token);
+    // output is a sign of life too: an agent too starved to send heartbeats on time keeps its lease while it ships logs
+    this.eng.store.renewLease(jobId, token, Date.now() + this.o.leaseTtlMs);
     const commands = this.eng.commandCount(job);
     if (!Number.isInteger(command) || command < 0 || command >= commands) throw new DroverError('invalid_request', `command: must be 0..${commands - 1}`, { path: 'command' });
     return appendChunk(this.eng.jobDir(job), command, commands, offset, data, this.o.maxLogSize ?? null);
