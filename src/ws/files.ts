@@ -1,8 +1,9 @@
 // The files of one job's stored log (logs/<n>.log), each opened once while someone tails the job.
 // A read comes with spare room in front of the data, so a binary frame's header can be written in
-// place and the bytes are sent without another copy. Reads land in ONE reused buffer (no fresh
-// memory to fault in per chunk): a chunk is valid until the next read, which is enough because
-// everything done with it — decoding, framing, ws.send (which copies) — happens synchronously.
+// place and the bytes are sent without another copy. Reads land in ONE buffer reused by every tail
+// of the process (no fresh memory to fault in per chunk, and no per-job buffer when many jobs are
+// tailed): a chunk is valid until the next read, which is enough because everything done with it —
+// decoding, framing, ws.send (which copies) — happens synchronously.
 // Not here: what is read when, and for whom (tail.ts).
 import { openSync, readSync, closeSync, fstatSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +16,10 @@ export interface Chunk { buf: Buffer; at: number; n: number; framed: boolean }
 
 export const dataOf = (c: Chunk): Buffer => c.buf.subarray(c.at, c.at + c.n);
 
+let scratch: Buffer | null = null;
+
 export class LogFiles {
   private fds = new Map<number, number>();
-  private scratch: Buffer | null = null;
   constructor(private readonly dir: string) {}
 
   path(i: number): string { return join(this.dir, 'logs', `${i}.log`); }
@@ -43,8 +45,8 @@ export class LogFiles {
   read(i: number, off: number, len: number): Chunk | null {
     const fd = this.fd(i);
     if (fd === null || len <= 0) return null;
-    if (!this.scratch || this.scratch.length < HEAD_ROOM + len) this.scratch = Buffer.allocUnsafe(HEAD_ROOM + len);
-    const buf = this.scratch;
+    if (!scratch || scratch.length < HEAD_ROOM + len) scratch = Buffer.allocUnsafe(HEAD_ROOM + len);
+    const buf = scratch;
     const n = readSync(fd, buf, HEAD_ROOM, len, off);
     return n > 0 ? { buf, at: HEAD_ROOM, n, framed: false } : null;
   }

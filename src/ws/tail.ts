@@ -30,7 +30,7 @@ export interface JobInfo { dir: string; commandCount: number; attempt: number; t
 export interface TailOptions {
   /** the job as the store has it now (null when it is gone) */
   lookup(): JobInfo | null;
-  /** bytes per read and per message */
+  /** bytes per read and per message (default: chunkFor) */
   chunk?: number;
   /** bytes read per pass before yielding to the event loop */
   passBudget?: number;
@@ -38,6 +38,15 @@ export interface TailOptions {
 }
 
 const decoder = new TextDecoder();
+
+const KiB = 1024, MiB = 1024 * KiB;
+/** Bytes per read and message. Binary frames: up to 1 MiB, since each frame costs a syscall, a copy
+ *  into the socket's queue and a client event, so a reader far behind a fast job streams fastest in
+ *  big frames. JSON text: up to 256 KiB, since escaping can make a message 6× its bytes and it must
+ *  fit under the connection's hard cap. Smaller as subscribers grow, so that one chunk queued for
+ *  each of them stays within ~32 MiB; never under 64 KiB. A read takes what is there, never waits. */
+export const chunkFor = (subs: number, json: boolean): number =>
+  Math.max(64 * KiB, Math.min(json ? 256 * KiB : MiB, Math.floor((32 * MiB) / Math.max(1, subs))));
 
 /** The length of `buf[0..n)` without an unfinished UTF-8 character at its end. */
 export function utf8Cut(buf: Uint8Array, n: number): number {
@@ -65,11 +74,10 @@ export class JobTail {
   private watchedIno = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
   private queued = false;
-  private readonly chunk: number;
+  private jsonSubs = 0;          // subscribers that take JSON text: shared reads stay JSON-sized
   private readonly passBudget: number;
 
   constructor(readonly job: string, private readonly opts: TailOptions) {
-    this.chunk = opts.chunk ?? 256 * 1024;
     this.passBudget = opts.passBudget ?? 8 * 1024 * 1024;
     const info = opts.lookup();
     if (info) this.reset(info);
@@ -88,13 +96,16 @@ export class JobTail {
     this.files = new LogFiles(this.dir);
   }
 
+  private chunk(json: boolean): number { return this.opts.chunk ?? chunkFor(this.subs.size, json); }
+
   add(sub: LogSub): void {
+    if (!this.subs.has(sub) && !sub.binary) this.jsonSubs++;
     this.subs.add(sub);
     this.poll();
     this.pump(sub);
   }
 
-  remove(sub: LogSub): void { this.subs.delete(sub); }
+  remove(sub: LogSub): void { if (this.subs.delete(sub) && !sub.binary) this.jsonSubs--; }
 
   dispose(): void {
     this.unwatch();
@@ -102,6 +113,7 @@ export class JobTail {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.subs.clear();
+    this.jsonSubs = 0;
   }
 
   /** A status change of this job (from the bus). */
@@ -192,7 +204,7 @@ export class JobTail {
       return { read: 0, atEnd: to >= size };
     }
     while (from < size && read < budget) {
-      const c = files.read(i, from, Math.min(this.chunk, size - from));
+      const c = files.read(i, from, Math.min(this.chunk(this.jsonSubs > 0), size - from));
       if (!c) break;
       const last = done && from + c.n >= size;
       if (!last) c.n = utf8Cut(dataOf(c), c.n);
@@ -255,7 +267,7 @@ export class JobTail {
         while (i < this.count - 1 && off >= this.sent[i]!) { off -= this.sent[i]!; i++; }
       } else { i = s.command; off = s.pos; }
       const end = this.sent[i]!;
-      const c = this.files.read(i, off, Math.min(this.chunk, end - off));
+      const c = this.files.read(i, off, Math.min(this.chunk(!s.binary), end - off));
       if (!c) return;
       if (off + c.n < end) c.n = utf8Cut(dataOf(c), c.n) || c.n;
       const msg = this.message(s, i, s.pos, c, () => jsonString(decoder.decode(dataOf(c))));
