@@ -1,8 +1,8 @@
 // A client that never reads must not grow the server's memory: past the buffer cap (or stalled)
 // it is sent an error and closed, while a reader beside it gets the whole log.
 import { test, expect, afterEach } from 'bun:test';
-import { startServer, oneStage, type TestServer } from '../helpers/server.ts';
-import { WsClient, storedLog, firstJob, rssKb } from './helpers.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { WsClient, storedLog, rssKb, gatedJob } from './helpers.ts';
 
 let servers: TestServer[] = [];
 afterEach(async () => { for (const s of servers) await s.stop(); servers = []; });
@@ -16,13 +16,8 @@ test('a subscriber that never reads is closed with slow_client and the server RS
   try { s = await startServer(); } finally { delete process.env.DROVER_WS_STALL_MS; delete process.env.DROVER_WS_HEARTBEAT_MS; }
   servers.push(s);
   const pid = s.proc.pid;
-  const gate = `${s.root}/go`;
-  const out = await s.submit(oneStage('ws-slow', [
-    `while [ ! -e ${gate} ]; do sleep 0.02; done`,
-    // ~300 MB, fast
-    'yes "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq" | head -c 314572800',
-  ], { workspace: s.root }));
-  const job = firstJob(out);
+  // ~300 MB, fast
+  const { run: runId, job, open } = await gatedJob(s, 'ws-slow', 'yes "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq" | head -c 314572800');
 
   const stuck = await WsClient.open(s);
   const sock = (stuck.ws as any)._socket;
@@ -44,8 +39,8 @@ test('a subscriber that never reads is closed with slow_client and the server RS
   const base = rssKb(pid);
   let peak = base;
   const sampler = setInterval(() => { peak = Math.max(peak, rssKb(pid)); }, 50);
-  await Bun.write(gate, '');
-  const run = await s.waitRun(out.run.id, undefined, 60_000);
+  await open();
+  const run = await s.waitRun(runId, undefined, 60_000);
   expect(run.status).toBe('succeeded');
   const t0 = Date.now();
   while (!goodEof && Date.now() - t0 < 60_000) await Bun.sleep(50);

@@ -1,8 +1,8 @@
 // Read and message sizes of a log tail: big binary frames for a fast lone reader, JSON-sized reads
 // whenever a JSON subscriber shares the tail, and every message under the connection's hard cap.
 import { test, expect, afterEach } from 'bun:test';
-import { startServer, oneStage, type TestServer } from '../helpers/server.ts';
-import { WsClient, joinLog, storedLog, firstJob } from './helpers.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { WsClient, joinLog, storedLog, gatedJob } from './helpers.ts';
 import { chunkFor } from '../../src/ws/tail.ts';
 import { DEFAULT_LIMITS } from '../../src/ws/backpressure.ts';
 
@@ -33,19 +33,14 @@ test('chunkFor: 1 MiB binary, 256 KiB JSON, shrinking with subscribers to 64 KiB
 test('a binary and a JSON subscriber of the same fast job both get the whole log, in order, once', async () => {
   const s = await startServer();
   servers.push(s);
-  const gate = `${s.root}/go`;
-  const out = await s.submit(oneStage('ws-mixed', [
-    `while [ ! -e ${gate} ]; do sleep 0.02; done`,
-    // ~6 MB as fast as the shell can print it, with multi-byte characters across chunk boundaries
-    'yes "mixed ✓ ünïcödé 日本語 🚀 0123456789abcdefghijklmnopqrstuvwxyz" | head -c 6000000',
-  ], { workspace: s.root }));
-  const job = firstJob(out);
+  // ~6 MB as fast as the shell can print it, with multi-byte characters across chunk boundaries
+  const { job, open } = await gatedJob(s, 'ws-mixed', 'yes "mixed ✓ ünïcödé 日本語 🚀 0123456789abcdefghijklmnopqrstuvwxyz" | head -c 6000000');
   clients = await Promise.all([WsClient.open(s), WsClient.open(s)]);
   const [bin, json] = clients as [WsClient, WsClient];
   bin.send({ op: 'subscribe', channel: 'logs', job, offset: 0, encoding: 'binary' });
   json.send({ op: 'subscribe', channel: 'logs', job, offset: 0 });
   await Promise.all(clients.map((c) => c.waitFor((m) => m.type === 'subscribed', { what: 'the subscription ack' })));
-  await Bun.write(gate, '');
+  await open();
   await Promise.all(clients.map((c) => c.waitFor((m) => m.type === 'eof', { timeoutMs: 60_000, what: 'eof' })));
   const stored = await storedLog(s, job);
   expect(stored.length).toBe(6_000_000);

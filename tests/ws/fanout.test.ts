@@ -1,7 +1,7 @@
 // Many subscribers of one live log: every one of them gets the whole log, in order, exactly once.
 import { test, expect, afterEach } from 'bun:test';
-import { startServer, oneStage, type TestServer } from '../helpers/server.ts';
-import { WsClient, joinLog, storedLog, firstJob } from './helpers.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { WsClient, joinLog, storedLog, gatedJob } from './helpers.ts';
 
 let servers: TestServer[] = [];
 let clients: WsClient[] = [];
@@ -15,16 +15,11 @@ test('200 concurrent subscribers of a running job all receive the full log', asy
   const s = await startServer();
   servers.push(s);
   // starts only once the subscribers are in, so most of the log reaches them live
-  const gate = `${s.root}/go`;
-  const out = await s.submit(oneStage('ws-fanout', [
-    `while [ ! -e ${gate} ]; do sleep 0.02; done`,
-    'for j in $(seq 1 20); do for i in $(seq 1 2000); do echo "line $j.$i ✓ some text to make it longer"; done; sleep 0.02; done',
-  ], { workspace: s.root }));
-  const job = firstJob(out);
+  const { job, open } = await gatedJob(s, 'ws-fanout', 'for j in $(seq 1 20); do for i in $(seq 1 2000); do echo "line $j.$i ✓ some text to make it longer"; done; sleep 0.02; done');
   clients = await Promise.all(Array.from({ length: 200 }, () => WsClient.open(s)));
   for (const c of clients) c.send({ op: 'subscribe', channel: 'logs', job, offset: 0 });
   await Promise.all(clients.map((c) => c.waitFor((m) => m.type === 'subscribed', { what: 'the subscription ack' })));
-  await Bun.write(gate, '');
+  await open();
   await Promise.all(clients.map((c) => c.waitFor((m) => m.type === 'eof', { timeoutMs: 60_000, what: 'eof' })));
   const stored = await storedLog(s, job);
   expect(stored.length).toBeGreaterThan(1_500_000);

@@ -2,7 +2,7 @@
 // against a real `drover serve` (tests/helpers/server.ts).
 import { resolve } from 'node:path';
 import type WebSocketType from 'ws';
-import type { TestServer } from '../helpers/server.ts';
+import { oneStage, type TestServer } from '../helpers/server.ts';
 
 // Bun answers `import 'ws'` with its own built-in client; these tests want the real `ws` package
 // (an independent implementation, with a real net.Socket that can stop reading), so it is loaded by path.
@@ -114,4 +114,14 @@ export async function startServerLowPort(args: string[] = []): Promise<TestServe
     const port = 20000 + Math.floor(Math.random() * 10000);
     try { return await startServer([...args, '--port', String(port)]); } catch (e) { if (tries >= 20) throw e; }
   }
+}
+
+/**
+ * Submits a one-job run whose command waits for a gate file first, so subscribers can be in place
+ * before the output starts; `open()` lets it go.
+ */
+export async function gatedJob(s: TestServer, name: string, command: string): Promise<{ run: string; job: string; open: () => Promise<number> }> {
+  const gate = `${s.root}/go-${name}`;
+  const out = await s.submit(oneStage(name, [`while [ ! -e ${gate} ]; do sleep 0.02; done`, command], { workspace: s.root }));
+  return { run: out.run.id, job: firstJob(out), open: () => Bun.write(gate, '') };
 }
