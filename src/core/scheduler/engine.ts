@@ -262,6 +262,7 @@ export class Engine {
       if (evs.length === 0) return;
       for (const e of evs) this.bus.emit('status', e);
       this.lastSeq = evs[evs.length - 1]!.seq;
+      if (evs.length < 1000) return; // (a short page is the end: no second query per commit)
     }
   }
 
