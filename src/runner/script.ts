@@ -46,7 +46,9 @@ export function renderScript(s: ScriptInput): string {
   if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env"');
   for (const [k, v] of Object.entries(s.env)) {
     if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
-    lines.push(`export ${k}=${shellQuote(v)}`);
+    // a batch system that reruns the script by itself (Slurm requeue) says how often: each rerun is the next attempt
+    if (k === 'DROVER_ATTEMPT' && /^\d+$/.test(v)) lines.push(`export DROVER_ATTEMPT=$((${v} + \${__DROVER_RESTARTS:-0}))`);
+    else lines.push(`export ${k}=${shellQuote(v)}`);
   }
   lines.push(
     '__drover_cmd() {',

@@ -162,7 +162,7 @@ beforeAll(async () => {
   runs.scancel = await submit(M, spec('scancel', [sjob('victim', ['sleep 120'])]));
   runs.droverTimeout = await submit(M, spec('timeout-drover', [sjob('slow', ['sleep 120'], { timeout: '3s' })]));
   // the first run waits to be requeued; the second (SLURM_RESTART_COUNT=1) goes straight through
-  runs.requeue = await submit(M, spec('requeue', [sjob('twice', ['echo start; [ -n "$SLURM_RESTART_COUNT" ] || sleep 60; echo end'])]));
+  runs.requeue = await submit(M, spec('requeue', [sjob('twice', ['echo "start $DROVER_ATTEMPT"; [ -n "$SLURM_RESTART_COUNT" ] || sleep 60; echo end'])]));
   runs.pending = await submit(M, spec('pending', [sjob('later', ['echo never'], { resources: { sbatch: ['--begin=now+1hour'] } })]));
   runs.refused = await submit(M, spec('refused', [sjob('toobig', ['echo never'], { resources: { gpus: 3 } })]));
   notAllowed = await M.api('POST', '/runs', { spec: spec('not-allowed', [sjob('evil', ['echo never'], { resources: { sbatch: ['--output=/tmp/evil.out'] } })]) });
@@ -389,8 +389,8 @@ t('scontrol requeue of a running job is recorded as a new attempt, never finaliz
   const { job, attempts } = await scenarios.requeue!;
   expect([job.status, job.attempt, job.exit_code]).toEqual(['succeeded', 2, 0]);
   expect(attempts.map((a: any) => [a.attempt, a.status, a.reason])).toEqual([[1, 'failed', 'slurm:REQUEUED'], [2, 'succeeded', null]]);
-  expect(readFileSync(join(job.dir, 'attempt-1', 'logs', '0.log'), 'utf8')).toBe('start\n');
-  expect(readFileSync(join(job.dir, 'logs', '0.log'), 'utf8')).toBe('start\nend\n');
+  expect(readFileSync(join(job.dir, 'attempt-1', 'logs', '0.log'), 'utf8')).toBe('start 1\n');
+  expect(readFileSync(join(job.dir, 'logs', '0.log'), 'utf8')).toBe('start 2\nend\n'); // DROVER_ATTEMPT follows the requeue
 });
 
 t('max_parallel limits local jobs only: a Slurm job starts while the local slots are full', async () => {

@@ -74,10 +74,13 @@ const RESTART_BLOCK = [
   'fi',
 ];
 
+/** job.sh numbers a rerun's DROVER_ATTEMPT from this (the drover attempt the submission was made for + restarts). */
+const RESTARTS = 'export __DROVER_RESTARTS="${SLURM_RESTART_COUNT:-0}"';
+
 const HEAD = ['#!/bin/bash', '# drover: Slurm batch wrapper (generated); it runs the job runner script job.sh of its job', ':', 'umask 077'];
 
 export function singleWrapper(dir: string, attempt: number): string {
-  return [...HEAD, `__D=${shellQuote(dir)}`, `__A=${Math.trunc(attempt)}`, ...RESTART_BLOCK, 'exec /bin/bash "$__D/job.sh"', ''].join('\n');
+  return [...HEAD, `__D=${shellQuote(dir)}`, `__A=${Math.trunc(attempt)}`, ...RESTART_BLOCK, RESTARTS, 'exec /bin/bash "$__D/job.sh"', ''].join('\n');
 }
 
 export function arrayWrapper(jobs: readonly { dir: string; attempt: number }[]): string {
@@ -90,6 +93,7 @@ export function arrayWrapper(jobs: readonly { dir: string; attempt: number }[]):
     '__A=${__ATTS[$__i]}',
     'exec >>"$__D/slurm.out" 2>&1',
     ...RESTART_BLOCK,
+    RESTARTS,
     'exec /bin/bash "$__D/job.sh"',
     '',
   ].join('\n');
