@@ -201,7 +201,7 @@ export class Engine {
     try {
       starts = this.store.tx(() => {
         this.finals.claim(this.store, now);
-        for (const o of obs) this.isolated(this.store.getJob(o.jobId), at, () => this.applyObservation(o, at, now));
+        for (const o of obs) this.isolated(o.jobId, at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
         if (periodic) this.periodicChecks(now, at);
@@ -386,15 +386,15 @@ export class Engine {
    * One job's work inside a savepoint: a bug tripped by one row fails that job (reason internal)
    * and never stops the tick for the others. Storage errors still abort the whole tick.
    */
-  private isolated<T>(job: JobRow | null, at: string, fn: () => T): T | null {
+  private isolated<T>(jobId: string, at: string, fn: () => T): T | null {
     try {
       return this.store.tx(fn);
     } catch (err) {
       if (isStorageError(err)) throw err;
       this.reaper.errors++;
-      this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId: job?.id, err: String(err), stack: (err as Error).stack });
-      if (job) {
-        const cur = this.store.getJob(job.id);
+      this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId, err: String(err), stack: (err as Error).stack });
+      {
+        const cur = this.store.getJob(jobId);
         if (cur && (cur.status === 'queued' || cur.status === 'running')) {
           if (cur.status === 'running') this.countEnd(cur.executor, cur.id);
           else this.executors.get(cur.executor)?.release?.(cur.id); // it may have been admitted (GPUs) before failing
@@ -432,7 +432,7 @@ export class Engine {
 
   private reapLeases(now: number, at: string): void {
     for (const job of this.store.expiredLeases(now)) {
-      this.isolated(job, at, () => {
+      this.isolated(job.id, at, () => {
         const msg = `lease expired at ${isoNow(job.lease_expires_at!)} (no heartbeat from the agent)`;
         this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'lost', message: msg, exit_code: null, ended_at: at });
         if (!this.retry(job, 'lost', msg, at, now)) {
@@ -455,7 +455,7 @@ export class Engine {
   private reapFinalizations(now: number, at: string): void {
     for (const job of this.store.stalledFinalizations(now - this.config.finalizeGraceMs)) {
       if ((job.final_until ?? 0) >= now) { this.reaper.deferred++; continue; }
-      this.isolated(job, at, () => {
+      this.isolated(job.id, at, () => {
         const token = randomBytes(12).toString('hex');
         const until = now + this.config.finalizeGraceMs;
         if (!this.store.takeOverFinalizer(job.id, job.final_token!, token, now, until)) return;
@@ -493,7 +493,7 @@ export class Engine {
     for (const job of running) {
       const limit = job.deadline_at !== null ? job.deadline_at + 3 * this.config.killGraceMs + 60_000 : Date.parse(job.started_at ?? at) + this.config.backstopMs;
       if (now <= limit) continue;
-      this.isolated(job, at, () => {
+      this.isolated(job.id, at, () => {
         if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
         if (!job.lease_token) this.countEnd(job.executor, job.id);
         const msg = `still running past the backstop (${isoNow(limit)}); killed and failed`;
@@ -535,7 +535,7 @@ export class Engine {
         if (this.heldByConcurrency(j, at)) continue;
         const admission = this.admit(j, at);
         if (admission === 'blocked') continue;
-        started = admission === 'failed' ? null : this.isolated(j, at, () => this.startOne(j, at, now, admission));
+        started = admission === 'failed' ? null : this.isolated(j.id, at, () => this.startOne(j, at, now, admission));
         break;
       }
       if (started === 'none') {
@@ -745,9 +745,22 @@ export class Engine {
   }
 
   specOfRun(runId: string): PipelineSpec {
-    const run = this.store.getRun(runId);
-    if (!run) throw new DroverError('not_found', `no run ${runId}`);
-    return this.spec(run.pipeline, run.pipeline_version);
+    const f = this.factsOf(runId);
+    return this.spec(f.pipeline, f.version);
+  }
+
+  /** What never changes about a run (its folder, its pipeline version): read once, not per job and step. */
+  private runFacts = new Map<string, { dir: string; pipeline: string; version: number }>();
+  private factsOf(runId: string): { dir: string; pipeline: string; version: number } {
+    let f = this.runFacts.get(runId);
+    if (!f) {
+      const run = this.store.getRun(runId);
+      if (!run) throw new DroverError('not_found', `no run ${runId}`);
+      f = { dir: run.dir, pipeline: run.pipeline, version: run.pipeline_version };
+      if (this.runFacts.size >= 10_000) this.runFacts.clear();
+      this.runFacts.set(runId, f);
+    }
+    return f;
   }
 
   /** How submitted specs are validated: the loaded executors, and their own checks of resources. */
@@ -774,7 +787,7 @@ export class Engine {
     const spec = this.specOfRun(job.run_id);
     return spec.stages[job.stage_idx]!.jobs[job.job_idx]!.timeout_ms ?? spec.timeout_ms ?? 0;
   }
-  jobDir(job: JobRow): string { return join(this.store.getRun(job.run_id)!.dir, 'jobs', job.id); }
+  jobDir(job: JobRow): string { return join(this.factsOf(job.run_id).dir, 'jobs', job.id); }
   commandCount(job: JobRow): number { return this.specOfRun(job.run_id).stages[job.stage_idx]!.jobs[job.job_idx]!.commands.length; }
 
   writeResult(runId: string): void {
