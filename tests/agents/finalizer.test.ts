@@ -3,11 +3,14 @@
 // finalizer's work (after the redacted log drained, before the end is applied); everything else is real:
 //   live finalizer past the grace → the reaper defers, tick after tick; the end is applied once;
 //   dead finalizer (its server killed mid-finalization) → the next server's reaper takes it over once;
-//   stuck finalizer (never finishes, still renews) → the backstop fails the job anyway, once.
+//   stuck finalizer (never finishes, still renews) → the backstop fails the job anyway, once;
+//   a taken-over job whose executor cannot read its end from files (Slurm asks its queue) goes back
+//   to that executor's own observation and still ends once.
 import { test, expect, afterEach } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, waitFor, TestServer } from '../helpers/server.ts';
+import { startServer, waitFor, tempDir, TestServer } from '../helpers/server.ts';
 
 let servers: TestServer[] = [];
 afterEach(async () => { for (const s of servers.splice(0)) await s.stop(); });
@@ -111,4 +114,28 @@ test('a stuck finalizer is not immortal: the backstop fails the job once, ignori
   expect(r.reaped_finalizer).toBe(0);
   expect(history(s, job)).toEqual(['running', 'failed']);
   expect(marker(s, job).final_token).toBeNull();
+}, 60_000);
+
+test('after a takeover, a Slurm job (its end is in the queue, not the files) goes back to its poll and ends once', async () => {
+  // a fake Slurm at the process boundary: sbatch runs the script at once; squeue lists nothing; no sacct
+  const bin = join(tempDir('drover-fake-slurm-'), 'bin');
+  mkdirSync(bin);
+  const script = (body: string) => `#!/bin/bash\n${body}\n`;
+  writeFileSync(join(bin, 'sbatch'), script('id=$((RANDOM + 1000)); SLURM_JOB_ID=$id setsid bash "${@: -1}" >/dev/null 2>&1 </dev/null & echo "$id"'), { mode: 0o755 });
+  writeFileSync(join(bin, 'squeue'), script('exit 0'), { mode: 0o755 });
+  writeFileSync(join(bin, 'scancel'), script('exit 0'), { mode: 0o755 });
+  writeFileSync(join(bin, 'sacct'), script('echo "Slurm accounting storage is disabled" >&2; exit 1'), { mode: 0o755 });
+  const env = { DROVER_SLURM_PATH: `${bin}:/usr/bin:/bin`, DROVER_SLURM_MISSING_GRACE_MS: '300', DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '400' };
+  const a = await start([], { env: { ...env, DROVER_FAILPOINTS: 'finalize=crash' } });
+  expect((await a.api('PUT', '/secrets/FIN', { value: SECRET })).status).toBe(201);
+  const out = await a.submit({ ...spec('fin-slurm', 'echo "x $FIN"'), stages: [{ name: 'main', jobs: [{ name: 'job', executor: 'slurm', commands: ['echo "x $FIN"'] }] }] });
+  const job = out.run.stages[0].jobs[0].id;
+  expect(await a.proc.exited).not.toBe(0); // died holding the marker
+  const b = await start([], { root: a.root, dataDir: a.dataDir, env });
+  const done = await b.waitRun(out.run.id);
+  expect(done.status).toBe('succeeded');
+  expect((await b.api('GET', `/jobs/${job}/logs`)).text).toBe('x [REDACTED:FIN]\n');
+  await Bun.sleep(1500);
+  expect((await reaper(b)).reaped_finalizer).toBe(1);
+  expect(history(b, job)).toEqual(['running', 'succeeded']);
 }, 60_000);

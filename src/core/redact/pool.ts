@@ -35,6 +35,8 @@ export interface PoolOptions {
 
 export class CopierPool implements LogGate {
   private copiers = new Map<string, Copier>();
+  /** jobs whose copier is draining (a second copier on the same files would duplicate the log) */
+  private draining = new Set<string>();
   private released = new WeakSet<Observation>();
 
   constructor(private readonly o: PoolOptions) {}
@@ -54,7 +56,7 @@ export class CopierPool implements LogGate {
 
   resume(jobs: { jobId: string; dir: string; commandCount: number; secretNames: string[] }[]): void {
     for (const j of jobs) {
-      if (this.copiers.has(j.jobId) || !existsSync(join(j.dir, 'raw'))) continue;
+      if (this.copiers.has(j.jobId) || this.draining.has(j.jobId) || !existsSync(join(j.dir, 'raw'))) continue;
       this.add(j.jobId, j.dir, j.commandCount, this.o.secrets.values(j.secretNames));
     }
   }
@@ -80,10 +82,11 @@ export class CopierPool implements LogGate {
       return true;
     }
     this.copiers.delete(o.jobId);
+    this.draining.add(o.jobId);
     copier.drain().then(
       () => this.afterDrain(o, copier),
       (err) => this.o.log?.error('log copier failed to drain; the job ends with what was copied', { jobId: o.jobId, err: String(err) }),
-    ).finally(() => { this.released.add(o); resume(o); });
+    ).finally(() => { this.draining.delete(o.jobId); this.released.add(o); resume(o); });
     return false;
   }
 

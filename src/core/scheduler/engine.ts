@@ -58,6 +58,8 @@ export class Engine {
   private ready = new Map<string, { priority: number; served: number }>();
   private parked = new Map<string, number>();
   private startedThisTick: JobRow[] = [];
+  /** executors whose running count was given back inside the current transaction (a rollback takes it back) */
+  private endedInTx: string[] = [];
   private servedCounter = 0;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
@@ -198,6 +200,7 @@ export class Engine {
     const at = isoNow(now);
     let starts: { prepared: PreparedJob; job: JobRow }[] = [];
     this.startedThisTick = [];
+    this.endedInTx = [];
     try {
       starts = this.store.tx(() => {
         this.finals.claim(this.store, now);
@@ -213,6 +216,8 @@ export class Engine {
       this.observations.unshift(...obs); this.handles.unshift(...handles);
       this.runsEnded = []; this.cancels = []; this.refinalize = [];
       this.finals.rolledBack();
+      // the ends of this tick were rolled back (they are applied again): their jobs count as running again
+      for (const ex of this.endedInTx.splice(0)) this.countStart(ex);
       // the starts of this tick were rolled back: give back their slots and reservations (GPUs)
       for (const j of this.startedThisTick.splice(0)) this.countEnd(j.executor, j.id);
       this.storageError = String(err);
@@ -387,10 +392,12 @@ export class Engine {
    * and never stops the tick for the others. Storage errors still abort the whole tick.
    */
   private isolated<T>(jobId: string, at: string, fn: () => T): T | null {
+    const mark = this.endedInTx.length;
     try {
       return this.store.tx(fn);
     } catch (err) {
       if (isStorageError(err)) throw err;
+      for (const ex of this.endedInTx.splice(mark)) this.countStart(ex); // rolled back with the savepoint
       this.reaper.errors++;
       this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId, err: String(err), stack: (err as Error).stack });
       {
@@ -454,7 +461,8 @@ export class Engine {
    */
   private reapFinalizations(now: number, at: string): void {
     for (const job of this.store.stalledFinalizations(now - this.config.finalizeGraceMs)) {
-      if ((job.final_until ?? 0) >= now) { this.reaper.deferred++; continue; }
+      // live: its marker is renewed, or this very process is still working on it (memory knows more than the row)
+      if ((job.final_until ?? 0) >= now || this.finals.holds(job.id, job.final_token!)) { this.reaper.deferred++; continue; }
       this.isolated(job.id, at, () => {
         const token = randomBytes(12).toString('hex');
         const until = now + this.config.finalizeGraceMs;
@@ -468,23 +476,27 @@ export class Engine {
 
   /** After a takeover: observe the job's end again (the runner's files hold it) and finalize under `token`. */
   private reobserve(job: JobRow, token: string): void {
+    const lost = (why: string): Observation => ({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: why, finalToken: token });
+    const deliver = (o: Observation) => { this.observations.push(o); this.wake(); };
     this.finals.takenOver(job, token, this.clock.now() + this.config.finalizeGraceMs);
+    let seen: Promise<Observation>;
     try {
       const spec = this.specOfRun(job.run_id);
       if (spec.secrets.length) this.logGate?.resume?.([{ jobId: job.id, dir: this.jobDir(job), commandCount: this.commandCount(job), secretNames: spec.secrets }]);
-    } catch (err) { this.log.warn('could not resume the log copier of a reaped job', { jobId: job.id, err: String(err) }); }
-    const ex = this.executors.get(job.executor);
-    const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
-    const lost = (why: string): Observation => ({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: why, finalToken: token });
-    const seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
+      const ex = this.executors.get(job.executor);
+      const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
+      seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
+    } catch (err) {
+      seen = Promise.resolve(lost(`could not read the job's end again: ${String(err)}`));
+    }
     seen.then((o) => {
-      if (o.state === 'running') { // not ended after all: hand it back to the executor's own observation
-        this.log.warn('reaper: a job reported ended is still running; releasing its finalization marker', { jobId: job.id });
-        this.store.tx(() => this.store.releaseFinalizer(job.id, token));
-        return;
-      }
-      o.finalToken = token;
-      this.observations.push(o);
+      if (o.state !== 'running') { o.finalToken = token; deliver(o); return; }
+      // the executor cannot tell the end from its files (Slurm asks its queue): hand the job back to its
+      // own observation — marker and entry released, a better handle recorded like a re-adopted job's
+      this.log.warn('reaper: the executor reports the job running; its own observation will end it', { jobId: job.id });
+      this.finals.release(job.id, token);
+      try { this.store.tx(() => this.store.releaseFinalizer(job.id, token)); } catch (err) { this.log.warn('could not release a finalization marker', { jobId: job.id, err: String(err) }); }
+      if (o.handle) this.handles.push({ jobId: job.id, attempt: job.attempt, handle: o.handle });
       this.wake();
     });
   }
@@ -712,6 +724,7 @@ export class Engine {
     if (jobId) {
       try { this.executors.get(executor)?.release?.(jobId); } catch (err) { this.log.warn('executor release failed', { jobId, err: String(err) }); }
     }
+    this.endedInTx.push(executor);
     this.running.set(executor, Math.max(0, (this.running.get(executor) ?? 0) - 1));
     this.runningTotal = Math.max(0, this.runningTotal - 1);
     if (this.limited(executor)) this.runningLimited = Math.max(0, this.runningLimited - 1);

@@ -28,6 +28,8 @@ export class Finalizers {
   private inflight = new Map<string, Inflight>();
   private toClaim: Inflight[] = [];
   private claimedThisTick: Inflight[] = [];
+  /** renewals written in this tick's transaction, with the expiry they replaced (a rollback restores it) */
+  private renewedThisTick: { e: Inflight; until: number }[] = [];
   private ready = new WeakSet<Observation>();
 
   constructor(private readonly d: FinalizerDeps) {}
@@ -38,7 +40,7 @@ export class Finalizers {
   offer(o: Observation, now: number): 'now' | 'later' | 'drop' {
     if (o.state === 'running' || this.ready.has(o)) return 'now';
     const cur = this.inflight.get(o.jobId);
-    if (cur && cur.attempt === o.attempt && cur.token !== o.finalToken) return 'drop';
+    if (cur && !cur.fenced && cur.attempt === o.attempt && cur.token !== o.finalToken) return 'drop';
     const stall = this.d.failpoints?.has('finalize') ?? false;
     let drained = false;
     let onDrained: (() => void) | null = null;
@@ -72,11 +74,13 @@ export class Finalizers {
   }
 
   /** The tick committed / was rolled back: claims of a failed tick are made again in the next one. */
-  committed(): void { this.claimedThisTick = []; }
+  committed(): void { this.claimedThisTick = []; this.renewedThisTick = []; }
   rolledBack(): void {
     const back = this.claimedThisTick.splice(0);
     for (const e of back) e.fenced = false;
     this.toClaim.unshift(...back);
+    // the marker in the DB still has its old expiry: renew again at the next chance
+    for (const r of this.renewedThisTick.splice(0)) r.e.until = r.until;
   }
 
   /** Periodic, in the tick's transaction: live finalizers keep their markers (renewed at half-life). */
@@ -84,9 +88,25 @@ export class Finalizers {
     for (const e of this.inflight.values()) {
       if (e.fenced || e.until - now > this.d.graceMs / 2 || this.toClaim.includes(e)) continue;
       const until = now + this.d.graceMs;
-      if (store.renewFinalizer(e.jobId, e.token, until)) e.until = until;
-      else e.fenced = true; // the reaper or the backstop has the job now
+      if (store.renewFinalizer(e.jobId, e.token, until)) {
+        this.renewedThisTick.push({ e, until: e.until });
+        e.until = until;
+      } else {
+        e.fenced = true; // the reaper or the backstop has the job now: whatever it reports is refused
+        if (this.inflight.get(e.jobId) === e) this.inflight.delete(e.jobId);
+      }
     }
+  }
+
+  /** Whether this process's live finalizer holds `token` for the job (then the reaper must not take it). */
+  holds(jobId: string, token: string): boolean {
+    const e = this.inflight.get(jobId);
+    return !!e && !e.fenced && e.token === token;
+  }
+
+  /** A takeover found the job still running after all: its marker is gone, forget the entry too. */
+  release(jobId: string, token: string): void {
+    if (this.inflight.get(jobId)?.token === token) this.inflight.delete(jobId);
   }
 
   /** The reaper took the job over with `token`: its own finalization of the job is the one in flight. */
