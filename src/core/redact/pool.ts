@@ -20,6 +20,8 @@ export interface LogGate {
   started(job: PreparedJob): void;
   /** true: apply the observation now; false: it is held and `resume(o)` comes once the logs are final */
   pass(o: Observation, resume: (o: Observation) => void): boolean;
+  /** the job left `running` without its end passing here (backstop): copy what is left, remove raw/ and the secrets file */
+  finish?(jobId: string): void;
   /** copy again what a job left in raw/ (after a restart, or when the reaper finalizes it afresh) */
   resume?(jobs: { jobId: string; dir: string; commandCount: number; secretNames: string[] }[]): void;
 }
@@ -88,6 +90,15 @@ export class CopierPool implements LogGate {
       (err) => this.o.log?.error('log copier failed to drain; the job ends with what was copied', { jobId: o.jobId, err: String(err) }),
     ).finally(() => { this.draining.delete(o.jobId); this.released.add(o); resume(o); });
     return false;
+  }
+
+  finish(jobId: string): void {
+    const copier = this.copiers.get(jobId);
+    if (!copier) return;
+    this.copiers.delete(jobId);
+    this.draining.add(jobId);
+    copier.drain().catch((err) => this.o.log?.warn('log copier failed to drain', { jobId, err: String(err) }))
+      .finally(() => this.draining.delete(jobId));
   }
 
   /** Stop every copier (server shutdown): their progress files let the next server resume. */

@@ -81,6 +81,7 @@ export class Engine {
   readonly reaper = { reaped: 0, reaped_finalizer: 0, deferred: 0, backstop: 0, fenced: 0, errors: 0 };
   readonly finals: Finalizers;
   private refinalize: { job: JobRow; token: string }[] = [];
+  private abandoned: string[] = [];
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
@@ -214,7 +215,7 @@ export class Engine {
     } catch (err) {
       // nothing of this tick was committed: keep its inputs for the next one
       this.observations.unshift(...obs); this.handles.unshift(...handles);
-      this.runsEnded = []; this.cancels = []; this.refinalize = [];
+      this.runsEnded = []; this.cancels = []; this.refinalize = []; this.abandoned = [];
       this.finals.rolledBack();
       // the ends of this tick were rolled back (they are applied again): their jobs count as running again
       for (const ex of this.endedInTx.splice(0)) this.countStart(ex);
@@ -255,6 +256,7 @@ export class Engine {
   private afterCommit(): void {
     for (const runId of this.runsEnded.splice(0)) this.writeResult(runId);
     for (const r of this.refinalize.splice(0)) this.reobserve(r.job, r.token);
+    for (const id of this.abandoned.splice(0)) this.logGate?.finish?.(id);
     for (const c of this.cancels.splice(0)) {
       this.executors.get(c.handle.executor)?.cancel(c.handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
     }
@@ -513,6 +515,7 @@ export class Engine {
         if (this.store.transition('jobs', job.id, 'running', 'failed', { reason: 'backstop', message: msg, ended_at: at, lease_token: null }, { at, attempt: job.attempt, runId: job.run_id })) {
           rollUpStage(this.rollupCtx(at), job.stage_id);
         }
+        this.abandoned.push(job.id); // its end may never be observed (no longer polled): finish its log now
         this.reaper.backstop++;
       });
     }
