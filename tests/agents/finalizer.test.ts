@@ -44,6 +44,10 @@ async function reaper(s: TestServer): Promise<Record<string, number>> {
   const text = (await s.api('GET', '/metrics')).text;
   return Object.fromEntries([...text.matchAll(/drover_reaper_total\{tier="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
+/** A command that waits for the test to open its gate (a file in the test's root). */
+const gate = (s: TestServer) => join(s.root, 'gate');
+const awaitGate = (s: TestServer) => `while [ ! -e '${gate(s)}' ]; do sleep 0.05; done`;
+
 async function submitWithSecret(s: TestServer, name: string, command: string): Promise<{ run: string; job: string }> {
   expect((await s.api('PUT', '/secrets/FIN', { value: SECRET })).status).toBe(201);
   const out = await s.submit(spec(name, command));
@@ -79,7 +83,9 @@ test('a live finalizer past the grace is deferred to, over several ticks, and it
 
 test('a dead finalizer (its server killed mid-finalization) is reaped once by the next server', async () => {
   const a = await start([], { env: { DROVER_FAILPOINTS: 'finalize=crash' } });
-  const { run, job } = await submitWithSecret(a, 'fin-dead', 'echo "out $FIN"; exit 3');
+  // the job ends only once the submit was answered (the failpoint kills the server at the job's end)
+  const { run, job } = await submitWithSecret(a, 'fin-dead', `${awaitGate(a)}; echo "out $FIN"; exit 3`);
+  writeFileSync(gate(a), '');
   expect(await a.proc.exited).not.toBe(0); // the failpoint killed the server while it held the marker
   const orphan = marker(a, job);
   expect(orphan.status).toBe('running');
@@ -128,8 +134,9 @@ test('after a takeover, a Slurm job (its end is in the queue, not the files) goe
   const env = { DROVER_SLURM_PATH: `${bin}:/usr/bin:/bin`, DROVER_SLURM_MISSING_GRACE_MS: '300', DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '400' };
   const a = await start([], { env: { ...env, DROVER_FAILPOINTS: 'finalize=crash' } });
   expect((await a.api('PUT', '/secrets/FIN', { value: SECRET })).status).toBe(201);
-  const out = await a.submit({ ...spec('fin-slurm', 'echo "x $FIN"'), stages: [{ name: 'main', jobs: [{ name: 'job', executor: 'slurm', commands: ['echo "x $FIN"'] }] }] });
+  const out = await a.submit({ ...spec('fin-slurm', ''), stages: [{ name: 'main', jobs: [{ name: 'job', executor: 'slurm', commands: [`${awaitGate(a)}; echo "x $FIN"`] }] }] });
   const job = out.run.stages[0].jobs[0].id;
+  writeFileSync(gate(a), '');
   expect(await a.proc.exited).not.toBe(0); // died holding the marker
   const b = await start([], { root: a.root, dataDir: a.dataDir, env });
   const done = await b.waitRun(out.run.id);
