@@ -3,7 +3,7 @@
 //   finals.claim()       markers for ends that wait for their finalizer (finalize.ts)
 //   applyObservations()  finished attempts → job status, retries, roll-up to stage/run/group
 //   recordHandles()      executor handles of jobs started last tick (for re-adoption)
-//   periodicChecks()     the reaper (leases, stalled finalizations, backstop) and deadlines
+//   reaperPass.pass()    the reaper (leases, stalled finalizations, backstop) and deadlines (reaper.ts)
 //   startWithinLimits()  ready jobs by priority, then round-robin across groups, then FIFO,
 //                        while max_parallel and the executor's slots allow
 // Executors are started after the commit, so a crash can never leave a process the DB does not know.
@@ -26,6 +26,7 @@ import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { Finalizers } from './finalize.ts';
+import { Reaper, type ReaperCounters } from './reaper.ts';
 
 /** queued jobs read per group and start (a start usually takes the first; each row read costs) */
 const FIRST_WINDOW = 8;
@@ -75,13 +76,12 @@ export class Engine {
   storageError: string | null = null;
   /** called whenever jobs become queued (the agent broker wakes its long-polls) */
   readonly queuedListeners: (() => void)[] = [];
-  /** reaped: leases expired (tier a); reaped_finalizer: stalled finalizations taken over (tier b);
-   *  deferred: a live finalizer still owned a job past the grace; backstop: tier (c); fenced: late or
-   *  repeated reports of an end refused; errors: rows that hit an internal error */
-  readonly reaper = { reaped: 0, reaped_finalizer: 0, deferred: 0, backstop: 0, fenced: 0, errors: 0 };
+  /** the reaper's counters (/metrics); the engine counts fenced ends and row errors itself */
+  readonly reaper: ReaperCounters = { reaped: 0, reaped_finalizer: 0, deferred: 0, backstop: 0, fenced: 0, errors: 0 };
   readonly finals: Finalizers;
-  private refinalize: { job: JobRow; token: string }[] = [];
-  private abandoned: string[] = [];
+  private readonly reaperPass: Reaper;
+  /** work for after this tick's commit (dropped if it rolls back) */
+  private afterCommitTasks: (() => void)[] = [];
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
@@ -94,6 +94,19 @@ export class Engine {
       newToken: () => randomBytes(12).toString('hex'),
       resume: (o) => { this.observations.push(o); this.wake(); },
     });
+    this.reaperPass = new Reaper({
+      store: this.store, config: this.config, log: this.log, finals: this.finals, executors: this.executors, logGate: this.logGate,
+      now: () => this.clock.now(),
+      isolated: (jobId, at, fn) => this.isolated(jobId, at, fn),
+      retry: (job, reason, message, at, now) => this.retry(job, reason, message, at, now),
+      rollupCtx: (at) => this.rollupCtx(at),
+      countEnd: (executor, jobId) => this.countEnd(executor, jobId),
+      queueCancel: (handle) => this.queueCancel(handle),
+      afterCommit: (fn) => { this.afterCommitTasks.push(fn); },
+      deliver: (o) => { this.observations.push(o); this.wake(); },
+      recordHandleLater: (h) => { this.handles.push(h); this.wake(); },
+      specOfRun: (runId) => this.specOfRun(runId), jobDir: (job) => this.jobDir(job), commandCount: (job) => this.commandCount(job),
+    }, this.reaper);
   }
 
   // ---- life cycle ----
@@ -208,14 +221,14 @@ export class Engine {
         for (const o of obs) this.isolated(o.jobId, at, () => this.applyObservation(o, at, now));
         for (const h of handles) this.recordHandle(h);
         const periodic = this.periodicDue(now);
-        if (periodic) this.periodicChecks(now, at);
+        if (periodic) this.reaperPass.pass(now, at);
         return this.startWithinLimits(at, now, periodic);
       });
       this.storageError = null;
     } catch (err) {
       // nothing of this tick was committed: keep its inputs for the next one
       this.observations.unshift(...obs); this.handles.unshift(...handles);
-      this.runsEnded = []; this.cancels = []; this.refinalize = []; this.abandoned = [];
+      this.runsEnded = []; this.cancels = []; this.afterCommitTasks = [];
       this.finals.rolledBack();
       // the ends of this tick were rolled back (they are applied again): their jobs count as running again
       for (const ex of this.endedInTx.splice(0)) this.countStart(ex);
@@ -255,8 +268,7 @@ export class Engine {
 
   private afterCommit(): void {
     for (const runId of this.runsEnded.splice(0)) this.writeResult(runId);
-    for (const r of this.refinalize.splice(0)) this.reobserve(r.job, r.token);
-    for (const id of this.abandoned.splice(0)) this.logGate?.finish?.(id);
+    for (const fn of this.afterCommitTasks.splice(0)) fn();
     for (const c of this.cancels.splice(0)) {
       this.executors.get(c.handle.executor)?.cancel(c.handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
     }
@@ -419,117 +431,6 @@ export class Engine {
     this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
     const job = this.store.getJob(h.jobId);
     if (job?.status === 'running' && job.attempt === h.attempt && job.stop_reason) this.cancels.push({ handle: h.handle });
-  }
-
-  // ---- step: the reaper ----
-
-  /**
-   * Tier (a): leases past expiry → the attempt is lost (retried while retries.lost allows, else failed
-   * `lost`). Tier (b): ends whose finalization stalled (reapFinalizations). Tier (c): a backstop on total
-   * running time, for a job whose process will not die, whose agent never comes back, or whose
-   * finalizer is stuck (it ignores the marker). Each row in its own savepoint; one bad row never
-   * stops the tick.
-   */
-  private periodicChecks(now: number, at: string): void {
-    this.reapLeases(now, at);
-    this.finals.renew(this.store, now);
-    this.reapFinalizations(now, at);
-    const running = this.store.jobsWithStatus('running'); // one read serves deadlines and the backstop
-    this.enforceDeadlines(now, running);
-    this.backstop(now, at, running);
-  }
-
-  private reapLeases(now: number, at: string): void {
-    for (const job of this.store.expiredLeases(now)) {
-      this.isolated(job.id, at, () => {
-        const msg = `lease expired at ${isoNow(job.lease_expires_at!)} (no heartbeat from the agent)`;
-        this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'lost', message: msg, exit_code: null, ended_at: at });
-        if (!this.retry(job, 'lost', msg, at, now)) {
-          if (this.store.transition('jobs', job.id, 'running', 'failed', { reason: 'lost', message: msg, ended_at: at, lease_token: null, lease_expires_at: null }, { at, attempt: job.attempt, runId: job.run_id })) {
-            rollUpStage(this.rollupCtx(at), job.stage_id);
-          }
-        }
-        this.reaper.reaped++;
-      });
-    }
-  }
-
-  /**
-   * Tier (b): an end observed more than the grace ago and still not applied. A live finalizer (its
-   * marker renewed) is left alone — counted as deferred — however long it takes: running it a second
-   * time is what caused false rollbacks in the field. A dead one (the marker lapsed: its server
-   * died, or it stopped) is taken over with a new token, and the end is observed afresh from the job's
-   * files; the old finalizer, should it come back, no longer holds the marker and is refused.
-   */
-  private reapFinalizations(now: number, at: string): void {
-    for (const job of this.store.stalledFinalizations(now - this.config.finalizeGraceMs)) {
-      // live: its marker is renewed, or this very process is still working on it (memory knows more than the row)
-      if ((job.final_until ?? 0) >= now || this.finals.holds(job.id, job.final_token!)) { this.reaper.deferred++; continue; }
-      this.isolated(job.id, at, () => {
-        const token = randomBytes(12).toString('hex');
-        const until = now + this.config.finalizeGraceMs;
-        if (!this.store.takeOverFinalizer(job.id, job.final_token!, token, now, until)) return;
-        this.log.warn('reaper: a finalization stalled without an owner; finalizing it again from the job files', { jobId: job.id, attempt: job.attempt, since: isoNow(job.final_since!) });
-        this.reaper.reaped_finalizer++;
-        this.refinalize.push({ job, token });
-      });
-    }
-  }
-
-  /** After a takeover: observe the job's end again (the runner's files hold it) and finalize under `token`. */
-  private reobserve(job: JobRow, token: string): void {
-    const lost = (why: string): Observation => ({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: why, finalToken: token });
-    const deliver = (o: Observation) => { this.observations.push(o); this.wake(); };
-    this.finals.takenOver(job, token, this.clock.now() + this.config.finalizeGraceMs);
-    let seen: Promise<Observation>;
-    try {
-      const spec = this.specOfRun(job.run_id);
-      if (spec.secrets.length) this.logGate?.resume?.([{ jobId: job.id, dir: this.jobDir(job), commandCount: this.commandCount(job), secretNames: spec.secrets }]);
-      const ex = this.executors.get(job.executor);
-      const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
-      seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
-    } catch (err) {
-      seen = Promise.resolve(lost(`could not read the job's end again: ${String(err)}`));
-    }
-    seen.then((o) => {
-      if (o.state !== 'running') { o.finalToken = token; deliver(o); return; }
-      // the executor cannot tell the end from its files (Slurm asks its queue): hand the job back to its
-      // own observation — marker and entry released, a better handle recorded like a re-adopted job's
-      this.log.warn('reaper: the executor reports the job running; its own observation will end it', { jobId: job.id });
-      this.finals.release(job.id, token);
-      try { this.store.tx(() => this.store.releaseFinalizer(job.id, token)); } catch (err) { this.log.warn('could not release a finalization marker', { jobId: job.id, err: String(err) }); }
-      if (o.handle) this.handles.push({ jobId: job.id, attempt: job.attempt, handle: o.handle });
-      this.wake();
-    });
-  }
-
-  private backstop(now: number, at: string, running: JobRow[]): void {
-    for (const job of running) {
-      const limit = job.deadline_at !== null ? job.deadline_at + 3 * this.config.killGraceMs + 60_000 : Date.parse(job.started_at ?? at) + this.config.backstopMs;
-      if (now <= limit) continue;
-      this.isolated(job.id, at, () => {
-        if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
-        if (!job.lease_token) this.countEnd(job.executor, job.id);
-        const msg = `still running past the backstop (${isoNow(limit)}); killed and failed`;
-        this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'backstop', message: msg, exit_code: null, ended_at: at });
-        if (this.store.transition('jobs', job.id, 'running', 'failed', { reason: 'backstop', message: msg, ended_at: at, lease_token: null }, { at, attempt: job.attempt, runId: job.run_id })) {
-          rollUpStage(this.rollupCtx(at), job.stage_id);
-        }
-        this.abandoned.push(job.id); // its end may never be observed (no longer polled): finish its log now
-        this.reaper.backstop++;
-      });
-    }
-  }
-
-  // ---- step: deadlines ----
-
-  private enforceDeadlines(now: number, running: JobRow[]): void {
-    for (const job of running) {
-      if (job.deadline_at === null || job.deadline_at > now || job.stop_reason) continue;
-      this.store.setJobFields(job.id, job.attempt, { stop_reason: 'timeout' });
-      if (job.handle) this.cancels.push({ handle: JSON.parse(job.handle) });
-      this.log.info('job timed out', { jobId: job.id });
-    }
   }
 
   // ---- step: start within limits ----
