@@ -11,6 +11,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isoNow } from '../ids.ts';
+import { lostEnd } from '../observations.ts';
 import { DroverError, isStorageError } from '../errors.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
 import { validateSpec, type PipelineSpec, type ValidateOptions } from '../spec/index.ts';
@@ -169,10 +170,10 @@ export class Engine {
       if (job.final_token) continue; // its end was observed already; its finalization is the reaper's (tier b)
       const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
       if (!ex?.adopt) {
-        this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `executor '${job.executor}' cannot re-adopt jobs` });
+        this.observations.push(lostEnd(job.id, job.attempt, `executor '${job.executor}' cannot re-adopt jobs`));
         continue;
       }
-      const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => ({ jobId: job.id, attempt: job.attempt, state: 'exited' as const, result: { rc: null, commands: [], outputs: {} }, lostReason: String(e) }));
+      const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => lostEnd(job.id, job.attempt, String(e)));
       this.log.info('re-adopted job', { jobId: job.id, state: obs.state });
       if (obs.state !== 'running') this.observations.push(obs);
       else if (obs.handle) this.handles.push({ jobId: job.id, attempt: job.attempt, handle: obs.handle });
@@ -259,7 +260,7 @@ export class Engine {
         (handles) => { handles.forEach((handle, i) => this.handles.push({ jobId: list[i]!.job.id, attempt: list[i]!.job.attempt, handle })); this.wake(); },
         (err) => {
           this.log.error('executor failed to start jobs', { executor: name, err: String(err) });
-          for (const s of list) this.observations.push({ jobId: s.job.id, attempt: s.job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `spawn_failed: ${String(err)}` });
+          for (const s of list) this.observations.push(lostEnd(s.job.id, s.job.attempt, `spawn_failed: ${String(err)}`));
           this.wake();
         },
       );
@@ -295,7 +296,7 @@ export class Engine {
       (handle) => { this.handles.push({ jobId: job.id, attempt: job.attempt, handle }); this.wake(); },
       (err) => {
         this.log.error('executor failed to start job', { jobId: job.id, err: String(err) });
-        this.observations.push({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `spawn_failed: ${String(err)}` });
+        this.observations.push(lostEnd(job.id, job.attempt, `spawn_failed: ${String(err)}`));
         this.wake();
       },
     );

@@ -10,6 +10,7 @@
 // Plus deadlines: running jobs past their timeout get TERM (KILL after a grace).
 import { randomBytes } from 'node:crypto';
 import { isoNow } from '../ids.ts';
+import { lostEnd } from '../observations.ts';
 import { rollUpStage, type RollupCtx } from './rollup.ts';
 import type { Store, Executor, Logger, Observation, Handle } from '../ports.ts';
 import type { JobRow } from '../types.ts';
@@ -91,7 +92,7 @@ export class Reaper {
   /** After a takeover: observe the job's end again (the runner's files hold it) and finalize under `token`. */
   private reobserve(job: JobRow, token: string): void {
     const h = this.h;
-    const lost = (why: string): Observation => ({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: why, finalToken: token });
+    const lost = (why: string) => lostEnd(job.id, job.attempt, why, token);
     h.finals.takenOver(job, token, h.now() + h.config.finalizeGraceMs);
     let seen: Promise<Observation>;
     try {

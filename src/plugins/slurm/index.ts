@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Blocker, Executor, ExecutorContext, Handle, Logger, Observation, PreparedJob } from '../../core/ports.ts';
 import type { Resources } from '../../core/spec/types.ts';
+import { lostEnd } from '../../core/observations.ts';
 import { SlurmCli, firstLine } from './cli.ts';
 import { backoffMs, slurmOptions, type SlurmOptions } from './options.ts';
 import { Poller } from './poll.ts';
@@ -23,7 +24,7 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
   const log = () => ctx?.log ?? NOOP;
   const poller = new Poller(cli, o, log);
   const submitter = new Submitter(cli, o, {
-    failed: (job, message) => ctx?.notify({ jobId: job.id, attempt: job.attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: `spawn_failed: ${message}` }),
+    failed: (job, message) => ctx?.notify(lostEnd(job.id, job.attempt, `spawn_failed: ${message}`)),
     submitted: () => poller.activity(),
   }, log);
   const extraAllowed = new Set(o.extraAllowed);
@@ -101,7 +102,7 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
         const saved = JSON.parse(readFileSync(join(handle.dir, 'slurm.id'), 'utf8')) as SlurmHandle;
         if (saved.slurmId && saved.baseAttempt === attempt) return { jobId, attempt, state: 'running', handle: saved };
       } catch { /* not submitted */ }
-      return { jobId, attempt, state: 'exited', result: { rc: null, commands: [], outputs: {} }, lostReason: 'never_started' };
+      return lostEnd(jobId, attempt, 'never_started');
     },
 
     explain(jobId: string, handle: Handle | null): Blocker[] {
