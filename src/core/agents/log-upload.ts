@@ -2,10 +2,10 @@
 // stored end is a 409 log_gap), and the job's stored log stops at --max-log-size with the same marker
 // line a local job gets. Past the cap, chunks are acknowledged and dropped, so the agent's own offsets
 // keep moving and it never retries a chunk the server will not keep.
-import { openSync, writeSync, closeSync, fstatSync, existsSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError } from '../errors.ts';
-import { capMarker } from '../redact/copier.ts';
+import { capMarker, writeAll } from '../redact/copier.ts';
 import { fileSize } from '../../runner/meta.ts';
 
 const CAPPED = '.log-capped';
@@ -33,8 +33,4 @@ export function appendChunk(dir: string, command: number, commandCount: number, 
   } finally {
     closeSync(fd);
   }
-}
-
-function writeAll(fd: number, b: Uint8Array): void {
-  for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off);
 }

@@ -215,7 +215,8 @@ export class Copier {
   }
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
+/** write() until every byte is written (a write may take only part). */
+export function writeAll(fd: number, data: Uint8Array): void {
   let at = 0;
   while (at < data.length) at += writeSync(fd, data, at, data.length - at);
 }

@@ -83,22 +83,23 @@ export class CopierPool implements LogGate {
       if (result && this.o.maxLogSize !== null) this.capDirect(o.jobId, result);
       return true;
     }
-    this.copiers.delete(o.jobId);
-    this.draining.add(o.jobId);
-    copier.drain().then(
+    this.drainAway(o.jobId, copier).then(
       () => this.afterDrain(o, copier),
       (err) => this.o.log?.error('log copier failed to drain; the job ends with what was copied', { jobId: o.jobId, err: String(err) }),
-    ).finally(() => { this.draining.delete(o.jobId); this.released.add(o); resume(o); });
+    ).finally(() => { this.released.add(o); resume(o); });
     return false;
   }
 
   finish(jobId: string): void {
     const copier = this.copiers.get(jobId);
-    if (!copier) return;
+    if (copier) this.drainAway(jobId, copier).catch((err) => this.o.log?.warn('log copier failed to drain', { jobId, err: String(err) }));
+  }
+
+  /** The copier leaves the pool and drains (copies what is left, removes raw/ and the secrets file). */
+  private drainAway(jobId: string, copier: Copier): Promise<void> {
     this.copiers.delete(jobId);
     this.draining.add(jobId);
-    copier.drain().catch((err) => this.o.log?.warn('log copier failed to drain', { jobId, err: String(err) }))
-      .finally(() => this.draining.delete(jobId));
+    return copier.drain().finally(() => this.draining.delete(jobId));
   }
 
   /** Stop every copier (server shutdown): their progress files let the next server resume. */

@@ -8,7 +8,6 @@
 //                        while max_parallel and the executor's slots allow
 // Executors are started after the commit, so a crash can never leave a process the DB does not know.
 import { writeFileSync, renameSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isoNow } from '../ids.ts';
 import { lostEnd } from '../observations.ts';
@@ -90,11 +89,8 @@ export class Engine {
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
     this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
-    this.finals = new Finalizers({
-      gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log,
-      newToken: () => randomBytes(12).toString('hex'),
-      resume: (o) => { this.observations.push(o); this.wake(); },
-    });
+    const deliver = (o: Observation) => { this.observations.push(o); this.wake(); };
+    this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: deliver });
     this.reaperPass = new Reaper({
       store: this.store, config: this.config, log: this.log, finals: this.finals, executors: this.executors, logGate: this.logGate,
       now: () => this.clock.now(),
@@ -104,9 +100,10 @@ export class Engine {
       countEnd: (executor, jobId) => this.countEnd(executor, jobId),
       queueCancel: (handle) => this.queueCancel(handle),
       afterCommit: (fn) => { this.afterCommitTasks.push(fn); },
-      deliver: (o) => { this.observations.push(o); this.wake(); },
+      deliver,
       recordHandleLater: (h) => { this.handles.push(h); this.wake(); },
       specOfRun: (runId) => this.specOfRun(runId), jobDir: (job) => this.jobDir(job), commandCount: (job) => this.commandCount(job),
+      handleOf: (job) => this.handleOf(job),
     }, this.reaper);
   }
 
@@ -168,7 +165,7 @@ export class Engine {
       const ex = this.executors.get(job.executor);
       if (job.device && ex?.readmit) ex.readmit(job.id, JSON.parse(job.device));
       if (job.final_token) continue; // its end was observed already; its finalization is the reaper's (tier b)
-      const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
+      const handle = this.handleOf(job);
       if (!ex?.adopt) {
         this.observations.push(lostEnd(job.id, job.attempt, `executor '${job.executor}' cannot re-adopt jobs`));
         continue;
@@ -415,14 +412,12 @@ export class Engine {
       for (const ex of this.endedInTx.splice(mark)) this.countStart(ex); // rolled back with the savepoint
       this.reaper.errors++;
       this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId, err: String(err), stack: (err as Error).stack });
-      {
-        const cur = this.store.getJob(jobId);
-        if (cur && (cur.status === 'queued' || cur.status === 'running')) {
-          if (cur.status === 'running') this.countEnd(cur.executor, cur.id);
-          else this.executors.get(cur.executor)?.release?.(cur.id); // it may have been admitted (GPUs) before failing
-          this.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at }, { at, attempt: cur.attempt, runId: cur.run_id });
-          try { rollUpStage(this.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
-        }
+      const cur = this.store.getJob(jobId);
+      if (cur && (cur.status === 'queued' || cur.status === 'running')) {
+        if (cur.status === 'running') this.countEnd(cur.executor, cur.id);
+        else this.executors.get(cur.executor)?.release?.(cur.id); // it may have been admitted (GPUs) before failing
+        this.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at }, { at, attempt: cur.attempt, runId: cur.run_id });
+        try { rollUpStage(this.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
       }
       return null;
     }
@@ -706,6 +701,9 @@ export class Engine {
     return spec.stages[job.stage_idx]!.jobs[job.job_idx]!.timeout_ms ?? spec.timeout_ms ?? 0;
   }
   jobDir(job: JobRow): string { return join(this.factsOf(job.run_id).dir, 'jobs', job.id); }
+  handleOf(job: JobRow): Handle {
+    return job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
+  }
   commandCount(job: JobRow): number { return this.specOfRun(job.run_id).stages[job.stage_idx]!.jobs[job.job_idx]!.commands.length; }
 
   writeResult(runId: string): void {

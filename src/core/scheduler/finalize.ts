@@ -5,6 +5,7 @@
 // `running` clears it). An end is applied only by the holder of the marker: a second report of the
 // same exit (a Slurm poll, a re-adoption) is dropped, and a finalizer that comes back after the
 // reaper took its job over (tier b) or the backstop failed it is refused — never a second finalization.
+import { randomBytes } from 'node:crypto';
 import type { Store, Observation, Logger } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { LogGate } from '../redact/pool.ts';
@@ -13,12 +14,14 @@ import type { Failpoints } from '../failpoints.ts';
 type Ended = Exclude<Observation, { state: 'running' }>;
 interface Inflight { jobId: string; attempt: number; token: string; until: number; fenced: boolean }
 
+/** A finalizer's token: the marker's owner, unguessable, new per finalization and per takeover. */
+export const newFinalToken = (): string => randomBytes(12).toString('hex');
+
 export interface FinalizerDeps {
   gate?: LogGate;
   failpoints?: Failpoints;
   /** how long a marker holds without renewal, and how long an end may take before the reaper looks */
   graceMs: number;
-  newToken(): string;
   /** an end whose wait is over, back to the engine (applied in its next tick) */
   resume(o: Observation): void;
   log: Logger;
@@ -49,7 +52,7 @@ export class Finalizers {
       if (cur && cur.token === o.finalToken) this.inflight.delete(o.jobId); // the reaper's own re-observation
       return 'now';
     }
-    const entry: Inflight = { jobId: o.jobId, attempt: o.attempt, token: o.finalToken ?? this.d.newToken(), until: now + this.d.graceMs, fenced: false };
+    const entry: Inflight = { jobId: o.jobId, attempt: o.attempt, token: o.finalToken ?? newFinalToken(), until: now + this.d.graceMs, fenced: false };
     this.inflight.set(o.jobId, entry);
     this.toClaim.push(entry);
     const wait = held && !drained ? new Promise<void>((r) => { onDrained = r; }) : Promise.resolve();

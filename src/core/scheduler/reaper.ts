@@ -8,7 +8,6 @@
 //   (c) a backstop on total running time, for a process that will not die, an agent that never comes
 //       back, or a stuck finalizer (it ignores the marker).
 // Plus deadlines: running jobs past their timeout get TERM (KILL after a grace).
-import { randomBytes } from 'node:crypto';
 import { isoNow } from '../ids.ts';
 import { lostEnd } from '../observations.ts';
 import { rollUpStage, type RollupCtx } from './rollup.ts';
@@ -17,7 +16,7 @@ import type { JobRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { PipelineSpec } from '../spec/index.ts';
 import type { LogGate } from '../redact/pool.ts';
-import type { Finalizers } from './finalize.ts';
+import { newFinalToken, type Finalizers } from './finalize.ts';
 
 /** reaped: leases expired (tier a); reaped_finalizer: stalled finalizations taken over (tier b);
  *  deferred: a live finalizer still owned a job past the grace; backstop: tier (c); fenced: late or
@@ -43,6 +42,8 @@ export interface ReaperHost {
   specOfRun(runId: string): PipelineSpec;
   jobDir(job: JobRow): string;
   commandCount(job: JobRow): number;
+  /** the job's recorded handle, or one made from its folder (a start that never recorded one) */
+  handleOf(job: JobRow): Handle;
 }
 
 export class Reaper {
@@ -80,7 +81,7 @@ export class Reaper {
       // live: its marker is renewed, or this very process is still working on it (memory knows more than the row)
       if ((job.final_until ?? 0) >= now || finals.holds(job.id, job.final_token!)) { this.counts.deferred++; continue; }
       this.h.isolated(job.id, at, () => {
-        const token = randomBytes(12).toString('hex');
+        const token = newFinalToken();
         if (!store.takeOverFinalizer(job.id, job.final_token!, token, now, now + config.finalizeGraceMs)) return;
         this.h.log.warn('reaper: a finalization stalled without an owner; finalizing it again from the job files', { jobId: job.id, attempt: job.attempt, since: isoNow(job.final_since!) });
         this.counts.reaped_finalizer++;
@@ -99,7 +100,7 @@ export class Reaper {
       const spec = h.specOfRun(job.run_id);
       if (spec.secrets.length) h.logGate?.resume?.([{ jobId: job.id, dir: h.jobDir(job), commandCount: h.commandCount(job), secretNames: spec.secrets }]);
       const ex = h.executors.get(job.executor);
-      const handle: Handle = job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: h.jobDir(job), commandCount: h.commandCount(job) };
+      const handle = h.handleOf(job);
       seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
     } catch (err) {
       seen = Promise.resolve(lost(`could not read the job's end again: ${String(err)}`));

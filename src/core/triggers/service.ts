@@ -61,7 +61,7 @@ export class TriggerService {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.soon) clearImmediate(this.soon);
-    if (this.costsSoon) { clearImmediate(this.costsSoon); this.recordCosts(); }
+    this.flushCosts();
     this.unsubscribe?.();
   }
 
@@ -131,13 +131,20 @@ export class TriggerService {
         this.costsSoon ??= setImmediate(() => this.recordCosts());
       } else if (e.kind === 'run' && TERMINAL_RUN.has(e.status)) {
         // its jobs' end events came first: their costs are in before anyone can read the ended run
-        if (this.costsSoon) { clearImmediate(this.costsSoon); this.recordCosts(); }
+        this.flushCosts();
         this.topics.settleRun(e.id, this.ctx.clock.now());
         this.dispatchSoon();
       }
     } catch (err) {
       this.ctx.log.warn('triggers: could not handle a status event', { kind: e.kind, id: e.id, err: String(err) });
     }
+  }
+
+  /** Record the batched costs now instead of at the next turn of the event loop. */
+  private flushCosts(): void {
+    if (!this.costsSoon) return;
+    clearImmediate(this.costsSoon);
+    this.recordCosts();
   }
 
   /** The costs of the jobs that ended since the last call, in one transaction (one commit, not one per job). */
