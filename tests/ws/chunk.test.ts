@@ -1,18 +1,11 @@
 // Read and message sizes of a log tail: big binary frames for a fast lone reader, JSON-sized reads
 // whenever a JSON subscriber shares the tail, and every message under the connection's hard cap.
-import { test, expect, afterEach } from 'bun:test';
-import { startServer, type TestServer } from '../helpers/server.ts';
-import { WsClient, joinLog, storedLog, gatedJob } from './helpers.ts';
+import { test, expect } from 'bun:test';
+import { WsClient, joinLog, storedLog, gatedJob, wsFixture } from './helpers.ts';
 import { chunkFor } from '../../src/ws/tail.ts';
 import { DEFAULT_LIMITS } from '../../src/ws/backpressure.ts';
 
-let servers: TestServer[] = [];
-let clients: WsClient[] = [];
-afterEach(async () => {
-  for (const c of clients) c.close();
-  for (const s of servers) await s.stop();
-  servers = []; clients = [];
-});
+const fx = wsFixture();
 
 const KiB = 1024;
 
@@ -31,11 +24,10 @@ test('chunkFor: 1 MiB binary, 256 KiB JSON, shrinking with subscribers to 64 KiB
 });
 
 test('a binary and a JSON subscriber of the same fast job both get the whole log, in order, once', async () => {
-  const s = await startServer();
-  servers.push(s);
+  const s = await fx.server();
   // ~6 MB as fast as the shell can print it, with multi-byte characters across chunk boundaries
   const { job, open } = await gatedJob(s, 'ws-mixed', 'yes "mixed ✓ ünïcödé 日本語 🚀 0123456789abcdefghijklmnopqrstuvwxyz" | head -c 6000000');
-  clients = await Promise.all([WsClient.open(s), WsClient.open(s)]);
+  const clients = await fx.clients(s, 2);
   const [bin, json] = clients as [WsClient, WsClient];
   bin.send({ op: 'subscribe', channel: 'logs', job, offset: 0, encoding: 'binary' });
   json.send({ op: 'subscribe', channel: 'logs', job, offset: 0 });

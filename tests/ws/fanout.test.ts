@@ -1,22 +1,14 @@
 // Many subscribers of one live log: every one of them gets the whole log, in order, exactly once.
-import { test, expect, afterEach } from 'bun:test';
-import { startServer, type TestServer } from '../helpers/server.ts';
-import { WsClient, joinLog, storedLog, gatedJob } from './helpers.ts';
+import { test, expect } from 'bun:test';
+import { joinLog, storedLog, gatedJob, wsFixture } from './helpers.ts';
 
-let servers: TestServer[] = [];
-let clients: WsClient[] = [];
-afterEach(async () => {
-  for (const c of clients) c.close();
-  for (const s of servers) await s.stop();
-  servers = []; clients = [];
-});
+const fx = wsFixture();
 
 test('200 concurrent subscribers of a running job all receive the full log', async () => {
-  const s = await startServer();
-  servers.push(s);
+  const s = await fx.server();
   // starts only once the subscribers are in, so most of the log reaches them live
   const { job, open } = await gatedJob(s, 'ws-fanout', 'for j in $(seq 1 20); do for i in $(seq 1 2000); do echo "line $j.$i ✓ some text to make it longer"; done; sleep 0.02; done');
-  clients = await Promise.all(Array.from({ length: 200 }, () => WsClient.open(s)));
+  const clients = await fx.clients(s, 200);
   for (const c of clients) c.send({ op: 'subscribe', channel: 'logs', job, offset: 0 });
   await Promise.all(clients.map((c) => c.waitFor((m) => m.type === 'subscribed', { what: 'the subscription ack' })));
   await open();

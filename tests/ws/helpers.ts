@@ -2,7 +2,8 @@
 // against a real `drover serve` (tests/helpers/server.ts).
 import { resolve } from 'node:path';
 import type WebSocketType from 'ws';
-import { oneStage, type TestServer } from '../helpers/server.ts';
+import { afterEach } from 'bun:test';
+import { oneStage, startServer, type TestServer } from '../helpers/server.ts';
 
 // Bun answers `import 'ws'` with its own built-in client; these tests want the real `ws` package
 // (an independent implementation, with a real net.Socket that can stop reading), so it is loaded by path.
@@ -124,4 +125,23 @@ export async function gatedJob(s: TestServer, name: string, command: string): Pr
   const gate = `${s.root}/go-${name}`;
   const out = await s.submit(oneStage(name, [`while [ ! -e ${gate} ]; do sleep 0.02; done`, command], { workspace: s.root }));
   return { run: out.run.id, job: firstJob(out), open: () => Bun.write(gate, '') };
+}
+
+/** Servers and clients a test file opens, closed after each test. */
+export function wsFixture() {
+  let servers: TestServer[] = [];
+  let clients: WsClient[] = [];
+  afterEach(async () => {
+    for (const c of clients) c.close();
+    for (const s of servers) await s.stop();
+    servers = []; clients = [];
+  });
+  return {
+    async server(): Promise<TestServer> { const s = await startServer(); servers.push(s); return s; },
+    async clients(s: TestServer, n: number): Promise<WsClient[]> {
+      const opened = await Promise.all(Array.from({ length: n }, () => WsClient.open(s)));
+      clients.push(...opened);
+      return opened;
+    },
+  };
 }

@@ -3,6 +3,7 @@
 // one conditional write, so two agents racing for a job can never both win; a completion is accepted
 // once, and only with the current lease token (fencing): a late or repeated one is refused (409).
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, isStorageError } from '../errors.ts';
 import { isoNow } from '../ids.ts';
@@ -10,7 +11,6 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
-import { writeFileSync } from 'node:fs';
 import { jobSecrets } from '../scheduler/prepare.ts';
 import { appendChunk } from './log-upload.ts';
 
