@@ -59,6 +59,8 @@ export interface Store {
   jobsWithStatus(status: string): JobRow[];
   jobCountsByGroup(): { group_id: string; status: string; n: number }[];
   activeGroups(): GroupRow[];
+  /** remember that a cancel of the whole group was asked for (it ends canceled) */
+  requestGroupCancel(id: string): void;
   earliestBackoff(nowMs: number): number | null;
   setJobFields(id: string, attempt: number, patch: { handle?: string | null; stop_reason?: string | null }): void;
   setStageOutputs(id: string, outputs: string): void;

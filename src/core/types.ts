@@ -6,6 +6,8 @@ export interface Trigger { kind: 'manual' | 'api' | 'sweep' | 'schedule' | 'even
 export interface GroupRow {
   seq: number; id: string; pipeline: string; status: GroupStatus; priority: number; is_sweep: number; total: number;
   trigger: string; created_at: string; ended_at: string | null;
+  /** a cancel of the whole group was asked for (migration 0006): the group ends canceled */
+  cancel_requested: number;
 }
 export interface RunRow {
   seq: number; id: string; group_id: string; pipeline: string; pipeline_version: number; status: RunStatus;
@@ -37,7 +39,7 @@ export interface TokenRow { id: string; name: string; role: Role; hash: string; 
 export interface NewStage { id: string; idx: number; name: string; status: string; needs: string[]; merge: string }
 export interface NewJob { id: string; stage_id: string; stage_idx: number; job_idx: number; name: string; executor: string; status: string; queued_at: string | null }
 export interface NewRun { id: string; pipeline_version: number; params: Record<string, unknown>; trigger: object; workspace: string | null; dir: string; stages: NewStage[]; jobs: NewJob[] }
-export interface NewSubmission { group: Omit<GroupRow, 'seq' | 'ended_at'>; pipeline: string; priority: number; created_at: string; runs: NewRun[] }
+export interface NewSubmission { group: Omit<GroupRow, 'seq' | 'ended_at' | 'cancel_requested'>; pipeline: string; priority: number; created_at: string; runs: NewRun[] }
 
 export interface PipelineRow { name: string; version: number; spec: string; spec_hash: string; created_at: string }
 export interface DaemonRow { id: number; pid: number; host: string; started_at: string; heartbeat_at: string; version: string }

@@ -22,6 +22,7 @@ export const groups = sqliteTable('groups', {
   trigger: text('trigger').notNull(),
   createdAt: text('created_at').notNull(),
   endedAt: text('ended_at'),
+  cancelRequested: integer('cancel_requested').notNull().default(0),
 });
 
 export const runs = sqliteTable('runs', {

@@ -173,6 +173,7 @@ export class SqliteStore implements Store {
   jobCountsByGroup() {
     return this.p(`SELECT group_id, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY group_id, status`).all() as { group_id: string; status: string; n: number }[];
   }
+  requestGroupCancel(id: string) { this.p('UPDATE groups SET cancel_requested = 1 WHERE id = ?').run(id); }
   activeGroups() { return this.p(`SELECT * FROM groups WHERE status IN ('running', 'paused') ORDER BY seq`).all() as GroupRow[]; }
   earliestBackoff(nowMs: number) {
     return (this.p(`SELECT min(backoff_until) AS t FROM jobs WHERE status = 'queued' AND backoff_until > ?`).get(nowMs) as { t: number | null }).t;

@@ -42,12 +42,12 @@ export class AgentBroker {
   close(): void { this.closed = true; this.notify(); }
 
   async claim(req: ClaimRequest) {
-    const deadline = Date.now() + Math.min((req.wait_s ?? 0) * 1000, this.o.maxWaitMs ?? 60_000);
+    const deadline = this.eng.clock.now() + Math.min((req.wait_s ?? 0) * 1000, this.o.maxWaitMs ?? 60_000);
     for (;;) {
       if (this.closed) throw new DroverError('shutting_down', 'the server is shutting down; claim again later');
       const got = this.tryClaim(req);
       if (got) return got;
-      const left = deadline - Date.now();
+      const left = deadline - this.eng.clock.now();
       if (left <= 0) return null;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(left, 1000));
@@ -59,23 +59,21 @@ export class AgentBroker {
 
   private tryClaim(req: ClaimRequest) {
     const eng = this.eng;
-    const now = Date.now();
+    const now = eng.clock.now();
     const at = isoNow(now);
     const executors = req.executors.length ? req.executors : ['agent'];
     for (const job of eng.store.queuedForAgent(executors, now, 32)) {
-      const spec = eng.specOfRun(job.run_id);
-      const pool = spec.stages[job.stage_idx]!.jobs[job.job_idx]!.pool;
+      const pool = eng.jobSpecOf(job).pool;
       if (pool && pool !== req.pool) continue;
       const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
       let started;
       try {
-        started = eng.store.tx(() => eng.startOne(job, at, now, null, lease));
+        started = eng.transact(() => eng.startOne(job, at, now, lease));
       } catch (err) {
         if (isStorageError(err)) throw err;
-        eng.logError('claim failed for one job', { jobId: job.id, err: String(err) });
+        eng.log.error('claim failed for one job', { jobId: job.id, err: String(err) });
         continue;
       }
-      eng.flushAfterCommit();
       if (!started) continue; // lost the race, or the job failed its checks
       this.counters.claims++;
       // the job's secrets travel in this answer only: the agent writes them to a 0600 file that job.sh
@@ -104,7 +102,7 @@ export class AgentBroker {
 
   heartbeat(jobId: string, token: string) {
     const job = this.held(jobId, token);
-    const expires = Date.now() + this.o.leaseTtlMs;
+    const expires = this.eng.clock.now() + this.o.leaseTtlMs;
     if (!this.eng.store.renewLease(jobId, token, expires)) this.held(jobId, token);
     this.counters.heartbeats++;
     return { expires_at: isoNow(expires), cancel: job.stop_reason !== null, reason: job.stop_reason };
@@ -114,7 +112,7 @@ export class AgentBroker {
   appendLog(jobId: string, token: string, command: number, offset: number, data: Uint8Array) {
     const job = this.held(jobId, token);
     // output is a sign of life too: an agent too starved to send heartbeats on time keeps its lease while it ships logs
-    this.eng.store.renewLease(jobId, token, Date.now() + this.o.leaseTtlMs);
+    this.eng.store.renewLease(jobId, token, this.eng.clock.now() + this.o.leaseTtlMs);
     const commands = this.eng.commandCount(job);
     if (!Number.isInteger(command) || command < 0 || command >= commands) throw new DroverError('invalid_request', `command: must be 0..${commands - 1}`, { path: 'command' });
     return appendChunk(this.eng.jobDir(job), command, commands, offset, data, this.o.maxLogSize ?? null);
@@ -123,30 +121,29 @@ export class AgentBroker {
   /** Exactly once: only the current lease token completes, and completing clears it. */
   complete(jobId: string, req: CompleteRequest) {
     const eng = this.eng;
-    const now = Date.now();
+    const now = eng.clock.now();
     const at = isoNow(now);
     try {
-      eng.store.tx(() => {
+      eng.transact(() => {
         const job = this.held(jobId, req.lease_token);
         // the agent's runner measured the CPU: kept where a local job's runner leaves it (the cost is read from there)
         if (req.cpu) writeFileSync(join(eng.jobDir(job), 'job.out'), formatCpuTimes(req.cpu), { mode: 0o600 });
-        eng.finishRunning(job, this.resultOf(job, req), undefined, at, now);
+        eng.finishRunning(job, this.resultOf(job, req), at, now);
       });
     } catch (err) {
       if (err instanceof DroverError && err.code === 'conflict') {
         this.counters.refused_completions++;
-        eng.logWarn('refused a completion without the current lease', { jobId, err: err.message });
+        eng.log.warn('refused a completion without the current lease', { jobId, err: err.message });
       }
       throw err;
     }
     this.counters.completions++;
-    eng.flushAfterCommit();
     eng.wake();
     return { ok: true };
   }
 
   private resultOf(job: JobRow, req: CompleteRequest): JobResult {
-    const spec = this.eng.specOfRun(job.run_id).stages[job.stage_idx]!.jobs[job.job_idx]!;
+    const spec = this.eng.jobSpecOf(job);
     const dir = this.eng.jobDir(job);
     const commands: CommandResult[] = spec.commands.map((_, i) => {
       const c = req.commands?.[i];

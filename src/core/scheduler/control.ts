@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, isStorageError } from '../errors.ts';
+import { rollUpStage, rollUpGroup } from './rollup.ts';
 import { isoNow } from '../ids.ts';
 import { loadSpec, pipelineVersionFor, planSubmission, preview, specHash, type SubmitInput } from '../submit.ts';
 import { groupView, runSummary, runView } from '../views.ts';
@@ -17,7 +18,7 @@ function storageOr(err: unknown, action: string): never {
 
 export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string } = {}) {
   const { store, config } = eng;
-  const now = Date.now();
+  const now = eng.clock.now();
   if (opts.idempotencyKey) {
     store.idemPurge(now - config.idempotencyTtlMs);
     const prior = store.idemGet(opts.idempotencyKey);
@@ -42,7 +43,7 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
       made.push(r.dir);
       writeFileSync(join(r.dir, 'run.json'), `{"id":${JSON.stringify(r.id)},"pipeline":${JSON.stringify(spec.name)},"pipeline_version":${version},"group_id":${JSON.stringify(plan.submission.group.id)},"params":${JSON.stringify(r.params)},"trigger":${JSON.stringify(r.trigger)},"created_at":"${plan.submission.created_at}","spec":${snapshot}}\n`, { mode: 0o600 });
     }
-    store.tx(() => {
+    eng.transact(() => {
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
       store.insertSubmission(plan.submission);
       const group = store.getGroup(plan.submission.group.id)!;
@@ -50,13 +51,12 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
         ? { group: groupView(store, group), runs: store.runsOfGroup(group.id).map(runSummary) }
         : { run: runView(eng, store.getRun(plan.submission.runs[0]!.id)!) };
       if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', JSON.stringify(body), now);
+      eng.onQueued(plan.submission.group.id);
     });
   } catch (err) {
     for (const d of made) rmSync(d, { recursive: true, force: true });
     storageOr(err, 'accepting the submission');
   }
-  eng.onQueued(plan.submission.group.id);
-  eng.publishEvents();
   eng.wake();
   return { replayed: false, body };
 }
@@ -76,17 +76,18 @@ function cancelJobs(eng: Engine, jobs: JobRow[], at: string): void {
       if (store.transition('jobs', j.id, j.status, 'canceled', { reason: 'canceled', message: 'canceled by request', ended_at: at }, { at, runId: j.run_id })) stages.add(j.stage_id);
     } else if (j.status === 'running' && !j.stop_reason) {
       store.setJobFields(j.id, j.attempt, { stop_reason: 'canceled' });
-      if (j.handle) eng.queueCancel(JSON.parse(j.handle));
+      if (j.handle) eng.effects().cancel(JSON.parse(j.handle));
     }
   }
-  for (const s of stages) eng.rollUpStageNow(s, at);
+  const ctx = eng.rollupCtx(at);
+  for (const s of stages) rollUpStage(ctx, s);
 }
 
+/** One user action: one transaction, its effects (signals, result files, events) after the commit. */
 function mutate<T>(eng: Engine, action: string, fn: (at: string) => T): T {
-  const at = isoNow();
+  const at = isoNow(eng.clock.now());
   let out: T;
-  try { out = eng.store.tx(() => fn(at)); } catch (err) { storageOr(err, action); }
-  eng.flushAfterCommit();
+  try { out = eng.transact(() => fn(at)); } catch (err) { storageOr(err, action); }
   eng.wake();
   return out!;
 }
@@ -108,12 +109,12 @@ export function cancelJob(eng: Engine, jobId: string) {
 export function cancelGroup(eng: Engine, groupId: string) {
   const g = eng.store.getGroup(groupId);
   if (!g) throw new DroverError('not_found', `no group ${groupId}`);
-  if (['running', 'paused'].includes(g.status)) eng.canceledGroups.add(groupId);
   mutate(eng, 'canceling the group', (at) => {
+    if (['running', 'paused'].includes(g.status)) eng.store.requestGroupCancel(groupId);
     for (const status of ['pending', 'queued', 'running']) cancelJobs(eng, eng.store.jobsOfGroupWithStatus(groupId, status), at);
-    eng.rollUpGroupNow(groupId, at);
+    rollUpGroup(eng.rollupCtx(at), groupId);
+    eng.effects().afterCommit(() => eng.ready.drop(groupId));
   });
-  eng.dropReady(groupId);
   return groupView(eng.store, eng.store.getGroup(groupId)!);
 }
 
@@ -125,8 +126,8 @@ export function pauseGroup(eng: Engine, groupId: string) {
       if (eng.store.transition('groups', groupId, 'running', 'paused', {}, { at })) {
         eng.store.addBlockersForGroupQueued(groupId, at, JSON.stringify([{ code: 'group_paused', message: `group ${groupId} is paused` }]));
       }
+      eng.effects().afterCommit(() => eng.ready.drop(groupId));
     });
-    eng.dropReady(groupId);
   } else if (g.status !== 'paused') {
     throw new DroverError('conflict', `group ${groupId} is ${g.status}; only a running group can be paused`, { status: g.status });
   }
@@ -141,8 +142,8 @@ export function resumeGroup(eng: Engine, groupId: string) {
       if (eng.store.transition('groups', groupId, 'paused', 'running', {}, { at })) {
         eng.store.addBlockersForGroupQueued(groupId, at, '[]');
       }
+      eng.onQueued(groupId);
     });
-    eng.onQueued(groupId);
   } else if (g.status !== 'running') {
     throw new DroverError('conflict', `group ${groupId} is ${g.status}; only a paused group can be resumed`, { status: g.status });
   }
@@ -180,10 +181,10 @@ export function retryRun(eng: Engine, runId: string) {
     }
     store.transition('runs', runId, run.status, 'running', { reason: null, message: null, ended_at: null }, { at, runId });
     const g = store.getGroup(run.group_id)!;
-    if (g.status === 'failed' || g.status === 'canceled') store.transition('groups', g.id, g.status, 'running', { ended_at: null }, { at });
-    eng.canceledGroups.delete(g.id);
+    if (g.status === 'failed' || g.status === 'canceled') store.transition('groups', g.id, g.status, 'running', { ended_at: null, cancel_requested: 0 }, { at });
+    eng.onQueued(run.group_id);
+    // the run is open again: its result (and the signature of it) is written anew when it ends
+    eng.effects().afterCommit(() => { for (const f of ['result.json', 'attestation.json']) rmSync(join(run.dir, f), { force: true }); });
   });
-  eng.onQueued(run.group_id);
-  eng.wake();
   return runView(eng, store.getRun(runId)!);
 }

@@ -14,7 +14,8 @@ import { rollUpStage, type RollupCtx } from './rollup.ts';
 import type { Store, Executor, Logger, Observation, Handle } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
-import type { PipelineSpec } from '../spec/index.ts';
+import type { SpecCatalog } from './spec-catalog.ts';
+import type { TxEffects } from './tx-effects.ts';
 import type { LogGate } from '../redact/pool.ts';
 import { newFinalToken, type Finalizers } from './finalize.ts';
 
@@ -25,25 +26,22 @@ export type ReaperCounters = { reaped: number; reaped_finalizer: number; deferre
 
 /** What the reaper needs of the engine. */
 export interface ReaperHost {
-  store: Store; config: EngineConfig; log: Logger; finals: Finalizers; executors: Map<string, Executor>; logGate?: LogGate;
+  store: Store; config: EngineConfig; log: Logger; finals: Finalizers; executors: Map<string, Executor>; logGate?: LogGate; catalog: SpecCatalog;
   now(): number;
   /** `fn` in its own savepoint; an internal error fails that job only */
   isolated<T>(jobId: string, at: string, fn: () => T): T | null;
   retry(job: JobRow, reason: string, message: string, at: string, now: number): boolean;
   rollupCtx(at: string): RollupCtx;
-  countEnd(executor: string, jobId: string): void;
-  queueCancel(handle: Handle): void;
-  /** run `fn` once this tick has committed (dropped when it rolls back) */
-  afterCommit(fn: () => void): void;
+  /** the job no longer runs here: its slot (if it holds one) frees */
+  freeSlot(job: JobRow): void;
+  /** the transaction's effects buffer: cancels and work for after the commit (dropped on rollback) */
+  effects(): TxEffects;
+  /** a transaction of its own (after a commit: the takeover's release) */
+  transact<T>(fn: () => T): T;
   /** an observation for the next tick */
   deliver(o: Observation): void;
   /** a better handle to record, as for a re-adopted job */
   recordHandleLater(h: { jobId: string; attempt: number; handle: Handle }): void;
-  specOfRun(runId: string): PipelineSpec;
-  jobDir(job: JobRow): string;
-  commandCount(job: JobRow): number;
-  /** the job's recorded handle, or one made from its folder (a start that never recorded one) */
-  handleOf(job: JobRow): Handle;
 }
 
 export class Reaper {
@@ -85,7 +83,7 @@ export class Reaper {
         if (!store.takeOverFinalizer(job.id, job.final_token!, token, now, now + config.finalizeGraceMs)) return;
         this.h.log.warn('reaper: a finalization stalled without an owner; finalizing it again from the job files', { jobId: job.id, attempt: job.attempt, since: isoNow(job.final_since!) });
         this.counts.reaped_finalizer++;
-        this.h.afterCommit(() => this.reobserve(job, token));
+        this.h.effects().afterCommit(() => this.reobserve(job, token));
       });
     }
   }
@@ -97,10 +95,10 @@ export class Reaper {
     h.finals.takenOver(job, token, h.now() + h.config.finalizeGraceMs);
     let seen: Promise<Observation>;
     try {
-      const spec = h.specOfRun(job.run_id);
-      if (spec.secrets.length) h.logGate?.resume?.([{ jobId: job.id, dir: h.jobDir(job), commandCount: h.commandCount(job), secretNames: spec.secrets }]);
+      const spec = h.catalog.specOfRun(job.run_id);
+      if (spec.secrets.length) h.logGate?.resume?.([{ jobId: job.id, dir: h.catalog.jobDir(job), commandCount: h.catalog.commandCount(job), secretNames: spec.secrets }]);
       const ex = h.executors.get(job.executor);
-      const handle = h.handleOf(job);
+      const handle = h.catalog.handleOf(job);
       seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
     } catch (err) {
       seen = Promise.resolve(lost(`could not read the job's end again: ${String(err)}`));
@@ -111,7 +109,7 @@ export class Reaper {
       // own observation — marker and entry released, a better handle recorded like a re-adopted job's
       h.log.warn('reaper: the executor reports the job running; its own observation will end it', { jobId: job.id });
       h.finals.release(job.id, token);
-      try { h.store.tx(() => h.store.releaseFinalizer(job.id, token)); } catch (err) { h.log.warn('could not release a finalization marker', { jobId: job.id, err: String(err) }); }
+      try { h.transact(() => h.store.releaseFinalizer(job.id, token)); } catch (err) { h.log.warn('could not release a finalization marker', { jobId: job.id, err: String(err) }); }
       if (o.handle) h.recordHandleLater({ jobId: job.id, attempt: job.attempt, handle: o.handle });
     });
   }
@@ -122,15 +120,15 @@ export class Reaper {
       const limit = job.deadline_at !== null ? job.deadline_at + 3 * config.killGraceMs + 60_000 : Date.parse(job.started_at ?? at) + config.backstopMs;
       if (now <= limit) continue;
       this.h.isolated(job.id, at, () => {
-        if (job.handle) this.h.queueCancel(JSON.parse(job.handle));
-        if (!job.lease_token) this.h.countEnd(job.executor, job.id);
+        if (job.handle) this.h.effects().cancel(JSON.parse(job.handle));
+        this.h.freeSlot(job); // (an agent's job holds no slot)
         const msg = `still running past the backstop (${isoNow(limit)}); killed and failed`;
         store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'backstop', message: msg, exit_code: null, ended_at: at });
         if (store.transition('jobs', job.id, 'running', 'failed', { reason: 'backstop', message: msg, ended_at: at, lease_token: null }, { at, attempt: job.attempt, runId: job.run_id })) {
           rollUpStage(this.h.rollupCtx(at), job.stage_id);
         }
         // its end may never be observed (no longer polled): finish its log now
-        this.h.afterCommit(() => this.h.logGate?.finish?.(job.id));
+        this.h.effects().afterCommit(() => this.h.logGate?.finish?.(job.id));
         this.counts.backstop++;
       });
     }
@@ -140,7 +138,7 @@ export class Reaper {
     for (const job of running) {
       if (job.deadline_at === null || job.deadline_at > now || job.stop_reason) continue;
       this.h.store.setJobFields(job.id, job.attempt, { stop_reason: 'timeout' });
-      if (job.handle) this.h.queueCancel(JSON.parse(job.handle));
+      if (job.handle) this.h.effects().cancel(JSON.parse(job.handle));
       this.h.log.info('job timed out', { jobId: job.id });
     }
   }

@@ -11,7 +11,6 @@ export interface RollupCtx {
   onQueued(groupId: string): void;
   onRunEnded(runId: string): void;
   onGroupEnded(groupId: string): void;
-  groupCanceled(groupId: string): boolean;
 }
 
 
@@ -94,6 +93,6 @@ export function rollUpGroup(ctx: RollupCtx, groupId: string): void {
   if (!g || !['running', 'paused'].includes(g.status)) return;
   if (store.groupHasActiveRuns(groupId)) return;
   const c = store.groupRunCounts(groupId);
-  const to = ctx.groupCanceled(groupId) || (c.canceled && !c.failed) ? 'canceled' : c.failed || c.canceled ? 'failed' : 'succeeded';
+  const to = g.cancel_requested || (c.canceled && !c.failed) ? 'canceled' : c.failed || c.canceled ? 'failed' : 'succeeded';
   if (store.transition('groups', groupId, g.status, to, { ended_at: at }, { at })) ctx.onGroupEnded(groupId);
 }

@@ -27,7 +27,7 @@ export class Schedules {
     for (const p of changed) {
       const s = p.spec?.schedule;
       if (!s) {
-        if (this.entries.delete(p.name) || store.triggers.scheduleGet(p.name)) store.tx(() => store.triggers.scheduleDelete(p.name));
+        if (this.entries.delete(p.name) || store.triggers.scheduleGet(p.name)) this.ctx.engine.transact(() => store.triggers.scheduleDelete(p.name));
         continue;
       }
       let cron: Cron;
@@ -44,7 +44,7 @@ export class Schedules {
         // this server started belong to no downtime of this schedule's (an upgrade), so not before that
         const baseline = Math.max(Date.parse(p.created_at) || 0, this.startedMs);
         row = { pipeline: p.name, cron: s.cron, timezone: s.timezone, handled_ms: baseline, last_fire: null, skipped: 0, last_skip: null, last_error: null, updated_at: isoNow() };
-        store.tx(() => store.triggers.schedulePut(row!));
+        this.ctx.engine.transact(() => store.triggers.schedulePut(row!));
       }
       this.entries.set(p.name, { pipeline: p.name, schedule: s, cron, handled: row.handled_ms, next: nextDue(cron, row.handled_ms) });
     }
@@ -93,7 +93,7 @@ export class Schedules {
       ...(prev && e.schedule.overlap === 'queue' ? { after: prev.id } : {}),
     };
     try {
-      store.tx(() => {
+      this.ctx.engine.transact(() => {
         submit(engine, { pipeline: e.pipeline, trigger });
         this.put(e, ms, { last_fire: fire_time, last_error: null });
       });
@@ -120,7 +120,7 @@ export class Schedules {
   }
 
   private mark(e: Entry, handled: number, patch: Partial<ScheduleRow>): void {
-    this.ctx.store.tx(() => this.put(e, handled, patch));
+    this.ctx.engine.transact(() => this.put(e, handled, patch));
     e.handled = Math.max(handled, e.handled);
   }
 }

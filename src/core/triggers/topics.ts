@@ -70,7 +70,7 @@ export class Topics {
     const id = newId('e');
     const subs = this.subscribers(topic);
     try {
-      store.tx(() => {
+      this.ctx.engine.transact(() => {
         const seq = store.triggers.eventInsert({ id, topic, payload: JSON.stringify(payload), dedupe_key: dedupe_key ?? null, created_at: at });
         for (const pipeline of subs) store.triggers.deliveryInsert({ event_id: id, event_seq: seq, pipeline, status: 'pending', updated_at: at });
       });
@@ -124,13 +124,13 @@ export class Topics {
     const ev = store.triggers.eventGet(d.event_id)!;
     const on = this.latest(d.pipeline)?.spec?.on;
     if (!on || on.topic !== ev.topic) {
-      store.tx(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'pending', 'failed', { reason: 'unsubscribed', message: `pipeline '${d.pipeline}' no longer subscribes to topic '${ev.topic}'` }, at));
+      this.ctx.engine.transact(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'pending', 'failed', { reason: 'unsubscribed', message: `pipeline '${d.pipeline}' no longer subscribes to topic '${ev.topic}'` }, at));
       return;
     }
     const trigger = { kind: 'event' as const, event_id: ev.id, topic: ev.topic, delivery: d.runs + 1 };
     const dirs: string[] = [];
     try {
-      store.tx(() => {
+      this.ctx.engine.transact(() => {
         const { body } = submit(engine, { pipeline: d.pipeline, params: JSON.parse(ev.payload), trigger });
         const b = body as { run?: { id: string; dir: string }; runs?: { id: string; dir: string }[] };
         const runs = b.run ? [b.run] : b.runs ?? [];
@@ -150,7 +150,7 @@ export class Topics {
       }
       // the spec cannot make a run from this payload (bad reference, workspace gone…): that will not change
       const code = err instanceof DroverError ? err.code : 'internal';
-      store.tx(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'pending', 'failed', { reason: code, message: err instanceof Error ? err.message : String(err) }, at));
+      this.ctx.engine.transact(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'pending', 'failed', { reason: code, message: err instanceof Error ? err.message : String(err) }, at));
       log.warn('events: could not make a run', { event: d.event_id, pipeline: d.pipeline, err: String(err) });
     }
   }
@@ -173,7 +173,7 @@ export class Topics {
     const at = isoNow(now);
     const head = d.run_id ? store.getRun(d.run_id) : null;
     if (!head) {
-      store.tx(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'reserved', 'pending', { reason: 'run_missing', message: `the run ${d.run_id ?? '?'} that held it no longer exists; it will get a new run` }, at));
+      this.ctx.engine.transact(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'reserved', 'pending', { reason: 'run_missing', message: `the run ${d.run_id ?? '?'} that held it no longer exists; it will get a new run` }, at));
       return;
     }
     const runs = store.runsOfGroup(head.group_id);
@@ -181,7 +181,7 @@ export class Topics {
     const failed = runs.some((r) => r.status === 'failed');
     const canceled = !failed && runs.some((r) => r.status === 'canceled');
     const move = (to: EventStatus, patch: Parameters<typeof store.triggers.deliveryTransition>[4]) =>
-      store.tx(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'reserved', to, patch, at));
+      this.ctx.engine.transact(() => store.triggers.deliveryTransition(d.event_id, d.pipeline, 'reserved', to, patch, at));
     if (!failed && !canceled) { move('consumed', { reason: null, message: null }); return; }
     if (canceled) { move('failed', { reason: 'run_canceled', message: `run ${head.id} was canceled` }); return; }
     let policy: RetryPolicy;

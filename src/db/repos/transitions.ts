@@ -8,7 +8,7 @@ const COLUMNS: Record<string, readonly string[]> = {
   jobs: ['reason', 'message', 'exit_code', 'queued_at', 'started_at', 'ended_at', 'deadline_at', 'backoff_until', 'stop_reason', 'handle', 'outputs', 'attempt', 'failures', 'lost', 'lease_token', 'lease_expires_at', 'device'],
   stages: ['reason', 'message', 'outputs', 'started_at', 'ended_at'],
   runs: ['reason', 'message', 'started_at', 'ended_at'],
-  groups: ['ended_at'],
+  groups: ['ended_at', 'cancel_requested'],
 };
 
 const FINAL_MARKER = ['final_token', 'final_since', 'final_until'];

@@ -13,9 +13,9 @@ export function queueSnapshot(d: ServerDeps) {
     groups.set(row.group_id, g);
   }
   const executors: Record<string, Record<string, unknown> & { slots: number; used: number }> = {};
-  for (const [name, ex] of eng.executors) executors[name] = { slots: eng.slots.get(name) ?? 0, used: eng.running.get(name) ?? 0, ...(ex.describe?.() ?? {}) };
+  for (const [name, ex] of eng.executors) executors[name] = { slots: eng.slots(name), used: eng.ledger.running(name), ...(ex.describe?.() ?? {}) };
   return {
-    max_parallel: eng.config.maxParallel, running: eng.runningTotal, queued, executors, groups: [...groups.values()],
+    max_parallel: eng.config.maxParallel, running: eng.ledger.total, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
     storage: eng.storageError ? { ok: false, error: eng.storageError } : { ok: true },
   };
