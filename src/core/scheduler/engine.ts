@@ -8,10 +8,7 @@
 // transact() is the only way anything changes state: tick, control actions, the agent broker and the
 // triggers all go through it. Its effects (executor starts and cancels, result.json, events) run only
 // after the commit and are dropped on rollback, and the slot ledger rolls back with it.
-import { writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { isoNow } from '../ids.ts';
-import { lostEnd } from '../observations.ts';
 import { isStorageError } from '../errors.ts';
 import type { PipelineSpec, ValidateOptions, JobSpec } from '../spec/index.ts';
 import type { Store, Executor, Logger, Clock, Observation, Handle, Blocker } from '../ports.ts';
@@ -19,19 +16,22 @@ import type { JobRow, RunRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
 import type { Bus } from '../events.ts';
 import { rollUpStage, type RollupCtx } from './rollup.ts';
-import { runResult } from './result.ts';
+import { writeRunResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
-import { TxEffects, type Start } from './tx-effects.ts';
+import { TxEffects } from './tx-effects.ts';
 import { SlotLedger } from './slot-ledger.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { SpecCatalog } from './spec-catalog.ts';
 import type { GateView } from './gates.ts';
 import { applyObservation, finishRunning, retry } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
+import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
+import { launchAll, type LaunchHost } from './launcher.ts';
+import { StatusPublisher } from './status-publisher.ts';
 
 export interface EngineDeps {
   store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig;
@@ -50,7 +50,6 @@ export class Engine {
   readonly executors: Map<string, Executor>;
   readonly log: Logger;
   readonly clock: Clock;
-  private bus: Bus;
   readonly config: EngineConfig;
   /** which jobs hold which executor's slots: the only source of running counts */
   readonly ledger = new SlotLedger();
@@ -63,7 +62,6 @@ export class Engine {
   private fx: TxEffects | null = null;
   private scheduled = false;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private lastSeq = 0;
   private lastBlockerSig = new Map<string, string>();
   stopped = false;
   storageError: string | null = null;
@@ -75,15 +73,26 @@ export class Engine {
   readonly reaper: ReaperCounters = { reaped: 0, reaped_finalizer: 0, deferred: 0, backstop: 0, fenced: 0, errors: 0 };
   readonly finals: Finalizers;
   private readonly reaperPass: Reaper;
+  private readonly publisher: StatusPublisher;
+  private readonly launch: LaunchHost;
+  private readonly adoption: AdoptionHost;
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
 
   constructor(d: EngineDeps) {
-    this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
+    this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.config = d.config;
     this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
+    this.publisher = new StatusPublisher(d.store, d.bus);
+    const recordHandle = (h: { jobId: string; attempt: number; handle: Handle }) => { this.handles.push(h); this.wake(); };
+    this.launch = { executors: d.executors, log: d.log, started: recordHandle, failed: (o) => this.deliver(o) };
+    this.adoption = {
+      store: d.store, executors: d.executors, ledger: this.ledger, catalog: this.catalog, log: d.log,
+      limited: (e) => this.limited(e), now: () => this.clock.now(), stopped: () => this.stopped,
+      observe: (o) => this.observations.push(o), recordHandle: (h) => this.handles.push(h),
+    };
     this.reaperPass = new Reaper({
       store: d.store, config: d.config, log: d.log, finals: this.finals, executors: d.executors, logGate: d.logGate, catalog: this.catalog,
       now: () => this.clock.now(),
@@ -94,14 +103,14 @@ export class Engine {
       effects: () => this.effects(),
       transact: (fn) => this.transact(fn),
       deliver: (o) => this.deliver(o),
-      recordHandleLater: (h) => { this.handles.push(h); this.wake(); },
+      recordHandleLater: recordHandle,
     }, this.reaper);
   }
 
   // ---- life cycle ----
 
   async start(): Promise<void> {
-    this.lastSeq = this.store.lastEventSeq();
+    this.publisher.start();
     for (const [name, ex] of this.executors) {
       ex.init?.({
         notify: (o) => this.deliver(o),
@@ -116,9 +125,9 @@ export class Engine {
     // leases get a grace period from our own restart: agents could not reach a dead server
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
-    await this.adoptRunning();
+    await adoptRunning(this.adoption);
     this.rebuildReady();
-    for (const [name, ex] of this.executors) if (ex.pollIntervalMs) this.pollLoop(name, ex);
+    for (const [name, ex] of this.executors) if (ex.pollIntervalMs) pollLoop(this.adoption, name, ex);
     this.timer = setInterval(() => this.wake(), this.config.tickIntervalMs);
     this.wake();
   }
@@ -130,47 +139,6 @@ export class Engine {
 
   /** An observation for the next tick (executors, finalizers, the reaper). */
   deliver(o: Observation): void { this.observations.push(o); this.wake(); }
-
-  /** Executors that cannot tell us of an exit (Slurm) are polled: one batched call for all their jobs. */
-  private pollLoop(name: string, ex: Executor): void {
-    const again = () => { if (!this.stopped) setTimeout(run, ex.pollIntervalMs!()).unref?.(); };
-    const run = async () => {
-      try {
-        const jobs = this.store.runningJobsOf(name).filter((j) => j.handle && !j.final_token); // (an end being finalized is not polled again)
-        if (jobs.length) {
-          const obs = await ex.poll(jobs.map((j) => ({ jobId: j.id, attempt: j.attempt, handle: JSON.parse(j.handle!) as Handle })));
-          const ended = obs.filter((o) => o.state !== 'running');
-          if (ended.length) { this.observations.push(...ended); this.wake(); }
-        }
-      } catch (err) {
-        this.log.warn('executor poll failed; will retry', { executor: name, err: String(err) });
-      }
-      again();
-    };
-    again();
-  }
-
-  /** Re-adopt jobs that were running when the previous server died: none lost, none run twice. */
-  private async adoptRunning(): Promise<void> {
-    const now = this.clock.now();
-    for (const job of this.store.jobsWithStatus('running')) {
-      if (job.lease_token) continue; // held by a remote agent: its lease decides
-      this.ledger.hold(job.id, { executor: job.executor, limited: this.limited(job.executor), since: now });
-      const ex = this.executors.get(job.executor);
-      if (job.device && ex?.readmit) ex.readmit(job.id, JSON.parse(job.device));
-      if (job.final_token) continue; // its end was observed already; its finalization is the reaper's (tier b)
-      const handle = this.catalog.handleOf(job);
-      if (!ex?.adopt) {
-        this.observations.push(lostEnd(job.id, job.attempt, `executor '${job.executor}' cannot re-adopt jobs`));
-        continue;
-      }
-      const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => lostEnd(job.id, job.attempt, String(e)));
-      this.log.info('re-adopted job', { jobId: job.id, state: obs.state });
-      if (obs.state !== 'running') this.observations.push(obs);
-      else if (obs.handle) this.handles.push({ jobId: job.id, attempt: job.attempt, handle: obs.handle });
-    }
-    this.ledger.commit(); // the ledger now mirrors the database's running set
-  }
 
   private rebuildReady(): void {
     this.ownQueueIdle = false; // (backoffs may have ended)
@@ -238,7 +206,7 @@ export class Engine {
     for (const r of fx.releases) {
       try { this.executors.get(r.executor)?.release?.(r.jobId); } catch (err) { this.log.warn('executor release failed', { jobId: r.jobId, err: String(err) }); }
     }
-    for (const runId of fx.runsEnded) this.writeResult(runId);
+    for (const runId of fx.runsEnded) writeRunResult(this, runId, this.log, this.secrets, this.onResult);
     for (const fn of fx.after) fn();
     for (const handle of fx.cancels) {
       this.executors.get(handle.executor)?.cancel(handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
@@ -246,7 +214,7 @@ export class Engine {
     if (fx.queuedGroups.length) for (const l of this.queuedListeners) l();
     this.publishEvents();
     if (this.logGate) for (const s of fx.starts) this.logGate.started(s.prepared);
-    this.launchAll(fx.starts);
+    launchAll(this.launch, fx.starts);
     if (fx.releases.length && !this.stopped) this.wake(); // a reservation given back may let a held job start
   }
 
@@ -305,59 +273,7 @@ export class Engine {
     }
   }
 
-  /** Executors that can start several jobs at once (sbatch --array) get this tick's jobs together. */
-  private launchAll(starts: Start[]): void {
-    const batched = new Map<string, Start[]>();
-    for (const s of starts) {
-      if (this.executors.get(s.job.executor)?.startMany) {
-        const list = batched.get(s.job.executor) ?? [];
-        list.push(s);
-        batched.set(s.job.executor, list);
-      } else this.spawn(s);
-    }
-    for (const [name, list] of batched) {
-      this.executors.get(name)!.startMany!(list.map((s) => s.prepared)).then(
-        (handles) => { handles.forEach((handle, i) => this.handles.push({ jobId: list[i]!.job.id, attempt: list[i]!.job.attempt, handle })); this.wake(); },
-        (err) => {
-          this.log.error('executor failed to start jobs', { executor: name, err: String(err) });
-          for (const s of list) this.observations.push(lostEnd(s.job.id, s.job.attempt, `spawn_failed: ${String(err)}`));
-          this.wake();
-        },
-      );
-    }
-  }
-
-  private spawn({ job, prepared }: Start): void {
-    this.executors.get(job.executor)!.start(prepared).then(
-      (handle) => { this.handles.push({ jobId: job.id, attempt: job.attempt, handle }); this.wake(); },
-      (err) => {
-        this.log.error('executor failed to start job', { jobId: job.id, err: String(err) });
-        this.observations.push(lostEnd(job.id, job.attempt, `spawn_failed: ${String(err)}`));
-        this.wake();
-      },
-    );
-  }
-
-  /** Status events committed since the last call, to the bus in order; a subscriber that commits (cost
-   *  rows) asks again from inside, and the outer loop picks those up instead of emitting anything twice. */
-  publishEvents(): void {
-    if (this.publishing) { this.publishAgain = true; return; }
-    this.publishing = true;
-    try {
-      do {
-        this.publishAgain = false;
-        for (;;) {
-          const evs = this.store.eventsSince(this.lastSeq, 1000);
-          for (const e of evs) { this.lastSeq = e.seq; this.bus.emit('status', e); }
-          if (evs.length < 1000) break; // (a short page is the end: no second query per commit)
-        }
-      } while (this.publishAgain);
-    } finally {
-      this.publishing = false;
-    }
-  }
-  private publishing = false;
-  private publishAgain = false;
+  publishEvents(): void { this.publisher.publish(); }
 
   private recordHandle(fx: TxEffects, h: { jobId: string; attempt: number; handle: Handle }): void {
     this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
@@ -431,7 +347,6 @@ export class Engine {
   specOfRun(runId: string): PipelineSpec { return this.catalog.specOfRun(runId); }
   jobSpecOf(job: JobRow): JobSpec { return this.catalog.jobSpecOf(job); }
   jobDir(job: Pick<JobRow, 'run_id' | 'id'>): string { return this.catalog.jobDir(job); }
-  handleOf(job: JobRow): Handle { return this.catalog.handleOf(job); }
   commandCount(job: JobRow): number { return this.catalog.commandCount(job); }
 
   /** How submitted specs are validated: the loaded executors, and their own checks of resources. */
@@ -440,19 +355,5 @@ export class Engine {
       executors: [...this.executors.keys(), 'agent'],
       checkResources: (executor, resources) => this.executors.get(executor)?.checkResources?.(resources) ?? null,
     };
-  }
-
-  writeResult(runId: string): void {
-    try {
-      const run = this.store.getRun(runId) as RunRow;
-      const body = runResult(this, run);
-      const tmp = join(run.dir, '.result.json.tmp');
-      const text = (this.secrets ? this.secrets.redactText(JSON.stringify(body, null, 2)) : JSON.stringify(body, null, 2)) + '\n';
-      writeFileSync(tmp, text, { mode: 0o600 });
-      renameSync(tmp, join(run.dir, 'result.json'));
-      this.onResult?.(run, text);
-    } catch (err) {
-      this.log.warn('could not write result.json', { runId, err: String(err) });
-    }
   }
 }

@@ -2,13 +2,14 @@
 // version and host, and per job the SHA-256 of job.sh (the exact script that ran) and of each command
 // line as rendered, and the NAMES of the environment variables it got (values never; secrets by name).
 // Written when the run ends (redacted; attestation.json beside it signs it: core/provenance).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname, platform, arch } from 'node:os';
 import { sha256Hex } from '../provenance/attest.ts';
 import { scriptFacts } from '../provenance/script-facts.ts';
 import type { JobRow, RunRow } from '../types.ts';
-import type { Store } from '../ports.ts';
+import type { Store, Logger } from '../ports.ts';
+import type { SecretsView } from '../secrets/types.ts';
 import type { PipelineSpec } from '../spec/index.ts';
 
 interface Source { store: Store; specOfRun(runId: string): PipelineSpec }
@@ -53,4 +54,19 @@ function jobResult(src: Source, spec: PipelineSpec, j: JobRow, run: RunRow, para
       return { index: c.idx, exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at, sha256: line === undefined ? null : sha256Hex(line) };
     }),
   };
+}
+
+/** result.json of an ended run, redacted, written atomically; `onResult` signs it (provenance). */
+export function writeRunResult(src: Source, runId: string, log: Logger, secrets?: SecretsView, onResult?: (run: RunRow, text: string) => void): void {
+  try {
+    const run = src.store.getRun(runId)!;
+    const json = JSON.stringify(runResult(src, run), null, 2);
+    const text = (secrets ? secrets.redactText(json) : json) + '\n';
+    const tmp = join(run.dir, '.result.json.tmp');
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, join(run.dir, 'result.json'));
+    onResult?.(run, text);
+  } catch (err) {
+    log.warn('could not write result.json', { runId, err: String(err) });
+  }
 }
