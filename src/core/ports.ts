@@ -4,11 +4,14 @@ import type {
   GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, NewSubmission,
 } from './types.ts';
 import type { Resources } from './spec/types.ts';
+import type { JobStatus, StageStatus, RunStatus, GroupStatus } from './states/index.ts';
 import type { TriggerStore } from './triggers/store.ts';
 
 export interface ListFilter { limit: number; cursor?: number | null; [col: string]: string | number | null | undefined }
 export interface Page<T> { items: T[]; next_cursor: number | null }
 type Table = 'jobs' | 'stages' | 'runs' | 'groups';
+/** The statuses of each table's state machine (src/core/states). */
+export interface StatusOf { jobs: JobStatus; stages: StageStatus; runs: RunStatus; groups: GroupStatus }
 
 export interface Store {
   tx<T>(fn: () => T): T;
@@ -16,7 +19,9 @@ export interface Store {
   readonly triggers: TriggerStore;
   /** Resolves once every committed write is on stable storage; acknowledge writes only after it. */
   durable(): Promise<void>;
-  transition(table: Table, id: string, from: string, to: string, patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
+  /** A guarded status change: false when another actor changed the row first (a lost race, normal);
+   *  throws IllegalTransition for an edge the state machine does not have (a bug). */
+  transition<T extends Table>(table: T, id: string, from: StatusOf[T], to: StatusOf[T], patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
   pipelineLatest(name: string): PipelineRow | null;
   pipelineGet(name: string, version: number): PipelineRow | null;
   pipelineVersions(name: string): Omit<PipelineRow, 'spec'>[];

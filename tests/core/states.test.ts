@@ -207,14 +207,13 @@ describe('guarded writes through the store', () => {
     expect(illegal).toEqual([]);
   });
 
-  test('an illegal transition returns false, calls onIllegal, and leaves the row unchanged', () => {
+  test('an illegal transition throws (a bug), calls onIllegal, and leaves the row unchanged', () => {
     expect(store.transition('jobs', ids.job, 'queued', 'running', {}, { at, attempt: 1 })).toBe(true);
     expect(store.transition('jobs', ids.job, 'running', 'succeeded', { exit_code: 0, ended_at: at }, { at, attempt: 1 })).toBe(true);
     const row = store.getJob(ids.job);
     const events = eventCount();
 
-    const ok = store.transition('jobs', ids.job, 'succeeded', 'running', { started_at: '2030-01-01T00:00:00.000Z', exit_code: 99 }, { at });
-    expect(ok).toBe(false);
+    expect(() => store.transition('jobs', ids.job, 'succeeded', 'running', { started_at: '2030-01-01T00:00:00.000Z', exit_code: 99 }, { at })).toThrow(/illegal transition succeeded → running/);
     expect(illegal).toHaveLength(1);
     expect(illegal[0]!.entity).toBe('job');
     expect(illegal[0]!.id).toBe(ids.job);
@@ -226,18 +225,18 @@ describe('guarded writes through the store', () => {
 
   test('an illegal transition on a row in another state is refused too (the table is checked first)', () => {
     const row = store.getJob(ids.job); // queued
-    expect(store.transition('jobs', ids.job, 'succeeded', 'running', {}, { at })).toBe(false);
+    expect(() => store.transition('jobs', ids.job, 'succeeded', 'running', {}, { at })).toThrow(/illegal/);
     expect(illegal).toHaveLength(1);
     expect(store.getJob(ids.job)).toEqual(row);
     // same for the other tables
     const stage = store.getStage(ids.stage);
-    expect(store.transition('stages', ids.stage, 'skipped', 'running', {}, { at })).toBe(false);
+    expect(() => store.transition('stages', ids.stage, 'skipped', 'running', {}, { at })).toThrow(/illegal/);
     expect(store.getStage(ids.stage)).toEqual(stage);
     const run = store.getRun(ids.run);
-    expect(store.transition('runs', ids.run, 'succeeded', 'running', {}, { at })).toBe(false);
+    expect(() => store.transition('runs', ids.run, 'succeeded', 'running', {}, { at })).toThrow(/illegal/);
     expect(store.getRun(ids.run)).toEqual(run);
     const group = store.getGroup(ids.group);
-    expect(store.transition('groups', ids.group, 'succeeded', 'running', {}, { at })).toBe(false);
+    expect(() => store.transition('groups', ids.group, 'succeeded', 'running', {}, { at })).toThrow(/illegal/);
     expect(store.getGroup(ids.group)).toEqual(group);
     expect(illegal.map((e) => e.entity)).toEqual(['job', 'stage', 'run', 'group']);
   });

@@ -109,6 +109,8 @@ export function armedStore(store: SqliteStore) {
 export interface Harness {
   engine: Engine; store: SqliteStore; armed: ReturnType<typeof armedStore>; clock: FakeClock; broker: AgentBroker;
   executors: Map<string, FakeExecutor>; config: EngineConfig; root: string;
+  /** illegal transitions the store refused (each one is a bug) */
+  illegal: string[];
   submit(spec: unknown, opts?: { params?: Record<string, unknown>; trigger?: Record<string, unknown> }): any;
   tick(): Promise<void>;
   restart(): Promise<void>;
@@ -120,7 +122,8 @@ export async function makeHarness(o: { maxParallel?: number; executors?: FakeExe
   const dataDir = join(root, 'data');
   mkdirSync(dataDir, { recursive: true });
   const { sqlite } = openDatabase(join(dataDir, 'drover.db'));
-  const raw = new SqliteStore(sqlite, () => {});
+  const illegal: string[] = [];
+  const raw = new SqliteStore(sqlite, (e) => illegal.push(e.message));
   const armed = armedStore(raw);
   const clock = new FakeClock();
   const list = o.executors ?? [new FakeExecutor('local', 4), new FakeExecutor('slurm', 2, { ownQueue: true }), new FakeExecutor('gpu', 4, { devices: 1 })];
@@ -138,7 +141,7 @@ export async function makeHarness(o: { maxParallel?: number; executors?: FakeExe
     return engine;
   };
   const h: Harness = {
-    engine: await boot(), store: raw, armed, clock, executors, config, root,
+    engine: await boot(), store: raw, armed, clock, executors, config, root, illegal,
     broker: undefined as unknown as AgentBroker,
     submit(spec, opts = {}) {
       return control.submit(h.engine, { spec, params: opts.params, trigger: opts.trigger as never }).body;
@@ -174,7 +177,7 @@ export function derivedGroupStatus(store: SqliteStore, groupId: string): string 
  */
 export function checkInvariants(h: Harness, opts: { quiet: boolean }): string[] {
   const { engine, store, config } = h;
-  const bad: string[] = [];
+  const bad: string[] = h.illegal.splice(0).map((m) => `illegal transition attempted: ${m}`);
   const running = store.jobsWithStatus('running');
   const local = new Set(running.filter((j) => !j.lease_token).map((j) => j.id));
   const ledger = new Set(engine.ledger.jobIds());

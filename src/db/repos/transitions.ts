@@ -1,5 +1,5 @@
 // Guarded status writers: UPDATE … WHERE id=? AND status=? [AND attempt=?]. A lost race changes
-// nothing and returns false; an illegal transition is refused before any SQL runs.
+// nothing and returns false; an illegal transition is a bug: refused before any SQL runs, and thrown.
 import type { Database } from 'bun:sqlite';
 import { jobMachine, stageMachine, runMachine, groupMachine } from '../../core/states/index.ts';
 
@@ -41,8 +41,9 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     patch: Record<string, unknown> = {}, opts: { attempt?: number; runId?: string | null; at: string },
   ): boolean {
     if (!machines[table]!.canTransition(from, to)) {
-      onIllegal(new IllegalTransition(machines[table]!.entity, id, from, to));
-      return false;
+      const err = new IllegalTransition(machines[table]!.entity, id, from, to);
+      onIllegal(err);
+      throw err; // a bug: the caller's transaction rolls back rather than write half a change
     }
     const allowed = COLUMNS[table]!;
     const keys = Object.keys(patch).filter((k) => allowed.includes(k));
