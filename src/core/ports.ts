@@ -13,12 +13,8 @@ type Table = 'jobs' | 'stages' | 'runs' | 'groups';
 /** The statuses of each table's state machine (src/core/states). */
 export interface StatusOf { jobs: JobStatus; stages: StageStatus; runs: RunStatus; groups: GroupStatus }
 
-export interface Store {
-  tx<T>(fn: () => T): T;
-  /** schedules, topic events, per-attempt cost (db/repos/triggers.ts) */
-  readonly triggers: TriggerStore;
-  /** Resolves once every committed write is on stable storage; acknowledge writes only after it. */
-  durable(): Promise<void>;
+/** Pipelines, submissions, and the rows of groups, runs, stages, jobs, attempts, commands and events. */
+export interface RunStore {
   /** A guarded status change: false when another actor changed the row first (a lost race, normal);
    *  throws IllegalTransition for an edge the state machine does not have (a bug). */
   transition<T extends Table>(table: T, id: string, from: StatusOf[T], to: StatusOf[T], patch?: Record<string, unknown>, opts?: { attempt?: number; runId?: string | null; at: string }): boolean;
@@ -48,16 +44,6 @@ export interface Store {
   groupHasActiveRuns(groupId: string): boolean;
   countRunsWithStatus(pipeline: string, status: string): number;
   retriesUsedByRun(runId: string): number;
-  queuedForAgent(executors: string[], nowMs: number, limit: number): JobRow[];
-  renewLease(id: string, token: string, expiresAt: number): boolean;
-  expiredLeases(nowMs: number): JobRow[];
-  extendLeases(minExpiry: number): number;
-  claimFinalizer(id: string, attempt: number, token: string, since: number, until: number): boolean;
-  renewFinalizer(id: string, token: string, until: number): boolean;
-  takeOverFinalizer(id: string, old: string, token: string, nowMs: number, until: number): boolean;
-  releaseFinalizer(id: string, token: string): boolean;
-  stalledFinalizations(sinceBefore: number): JobRow[];
-  expireFinalizers(): number;
   runHasActiveStages(runId: string): boolean;
   nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];
@@ -81,6 +67,24 @@ export interface Store {
   addBlockers(jobId: string, at: string, reasons: string): void;
   addBlockersForGroupQueued(groupId: string, at: string, reasons: string): void;
   blockersOf(jobId: string): { at: string; reasons: string }[];
+}
+
+/** Remote agents' leases and the finalization markers (who applies an attempt's end). */
+export interface LeaseStore {
+  queuedForAgent(executors: string[], nowMs: number, limit: number): JobRow[];
+  renewLease(id: string, token: string, expiresAt: number): boolean;
+  expiredLeases(nowMs: number): JobRow[];
+  extendLeases(minExpiry: number): number;
+  claimFinalizer(id: string, attempt: number, token: string, since: number, until: number): boolean;
+  renewFinalizer(id: string, token: string, until: number): boolean;
+  takeOverFinalizer(id: string, old: string, token: string, nowMs: number, until: number): boolean;
+  releaseFinalizer(id: string, token: string): boolean;
+  stalledFinalizations(sinceBefore: number): JobRow[];
+  expireFinalizers(): number;
+}
+
+/** API tokens, idempotency keys and the one-server-per-data-dir lock. */
+export interface AccessStore {
   insertToken(t: TokenRow): void;
   tokenByHash(hash: string): TokenRow | null;
   listTokens(): Omit<TokenRow, 'hash'>[];
@@ -92,6 +96,15 @@ export interface Store {
   daemonGet(): DaemonRow | null;
   daemonClaim(d: Omit<DaemonRow, 'id'>): void;
   daemonBeat(pid: number, at: string): boolean;
+}
+
+/** The whole store, by concern; each part can be handed on alone (a route needs only what it reads). */
+export interface Store extends RunStore, LeaseStore, AccessStore {
+  tx<T>(fn: () => T): T;
+  /** schedules, topic events, per-attempt cost (db/repos/triggers.ts) */
+  readonly triggers: TriggerStore;
+  /** Resolves once every committed write is on stable storage; acknowledge writes only after it. */
+  durable(): Promise<void>;
 }
 
 export interface Logger {

@@ -7,8 +7,8 @@ export const pipelines = sqliteTable('pipelines', {
   name: text('name').notNull(),
   version: integer('version').notNull(),
   spec: text('spec').notNull(),
-  specHash: text('spec_hash').notNull(),
-  createdAt: text('created_at').notNull(),
+  spec_hash: text('spec_hash').notNull(),
+  created_at: text('created_at').notNull(),
 }, (t) => [primaryKey({ columns: [t.name, t.version] })]);
 
 export const groups = sqliteTable('groups', {
@@ -17,20 +17,20 @@ export const groups = sqliteTable('groups', {
   pipeline: text('pipeline').notNull(),
   status: text('status', { enum: GROUP_STATUSES }).notNull(),
   priority: integer('priority').notNull(),
-  isSweep: integer('is_sweep').notNull(),
+  is_sweep: integer('is_sweep').notNull(),
   total: integer('total').notNull(),
   trigger: text('trigger').notNull(),
-  createdAt: text('created_at').notNull(),
-  endedAt: text('ended_at'),
-  cancelRequested: integer('cancel_requested').notNull().default(0),
+  created_at: text('created_at').notNull(),
+  ended_at: text('ended_at'),
+  cancel_requested: integer('cancel_requested').notNull().default(0),
 });
 
 export const runs = sqliteTable('runs', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   id: text('id').notNull().unique(),
-  groupId: text('group_id').notNull(),
+  group_id: text('group_id').notNull(),
   pipeline: text('pipeline').notNull(),
-  pipelineVersion: integer('pipeline_version').notNull(),
+  pipeline_version: integer('pipeline_version').notNull(),
   status: text('status', { enum: RUN_STATUSES }).notNull(),
   reason: text('reason'),
   message: text('message'),
@@ -39,14 +39,14 @@ export const runs = sqliteTable('runs', {
   trigger: text('trigger').notNull(),
   workspace: text('workspace'),
   dir: text('dir').notNull(),
-  createdAt: text('created_at').notNull(),
-  startedAt: text('started_at'),
-  endedAt: text('ended_at'),
+  created_at: text('created_at').notNull(),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
 });
 
 export const stages = sqliteTable('stages', {
   id: text('id').primaryKey(),
-  runId: text('run_id').notNull(),
+  run_id: text('run_id').notNull(),
   idx: integer('idx').notNull(),
   name: text('name').notNull(),
   status: text('status', { enum: STAGE_STATUSES }).notNull(),
@@ -55,18 +55,18 @@ export const stages = sqliteTable('stages', {
   outputs: text('outputs'),
   reason: text('reason'),
   message: text('message'),
-  startedAt: text('started_at'),
-  endedAt: text('ended_at'),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
 });
 
 export const jobs = sqliteTable('jobs', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   id: text('id').notNull().unique(),
-  runId: text('run_id').notNull(),
-  stageId: text('stage_id').notNull(),
-  groupId: text('group_id').notNull(),
-  stageIdx: integer('stage_idx').notNull(),
-  jobIdx: integer('job_idx').notNull(),
+  run_id: text('run_id').notNull(),
+  stage_id: text('stage_id').notNull(),
+  group_id: text('group_id').notNull(),
+  stage_idx: integer('stage_idx').notNull(),
+  job_idx: integer('job_idx').notNull(),
   name: text('name').notNull(),
   executor: text('executor').notNull(),
   status: text('status', { enum: JOB_STATUSES }).notNull(),
@@ -76,58 +76,58 @@ export const jobs = sqliteTable('jobs', {
   priority: integer('priority').notNull(),
   reason: text('reason'),
   message: text('message'),
-  exitCode: integer('exit_code'),
-  createdAt: text('created_at').notNull(),
-  queuedAt: text('queued_at'),
-  startedAt: text('started_at'),
-  endedAt: text('ended_at'),
-  deadlineAt: integer('deadline_at'),
-  backoffUntil: integer('backoff_until'),
-  stopReason: text('stop_reason'),
+  exit_code: integer('exit_code'),
+  created_at: text('created_at').notNull(),
+  queued_at: text('queued_at'),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
+  deadline_at: integer('deadline_at'),
+  backoff_until: integer('backoff_until'),
+  stop_reason: text('stop_reason'),
   handle: text('handle'),
   outputs: text('outputs'),
-  leaseToken: text('lease_token'),
-  leaseExpiresAt: integer('lease_expires_at'),
+  lease_token: text('lease_token'),
+  lease_expires_at: integer('lease_expires_at'),
   device: text('device'),
   stats: text('stats'),
-  finalToken: text('final_token'),
-  finalSince: integer('final_since'),
-  finalUntil: integer('final_until'),
+  final_token: text('final_token'),
+  final_since: integer('final_since'),
+  final_until: integer('final_until'),
 });
 
 export const attempts = sqliteTable('attempts', {
-  jobId: text('job_id').notNull(),
+  job_id: text('job_id').notNull(),
   attempt: integer('attempt').notNull(),
   status: text('status', { enum: JOB_STATUSES }).notNull(),
   reason: text('reason'),
   message: text('message'),
-  exitCode: integer('exit_code'),
-  startedAt: text('started_at'),
-  endedAt: text('ended_at'),
-}, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
+  exit_code: integer('exit_code'),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
+}, (t) => [primaryKey({ columns: [t.job_id, t.attempt] })]);
 
 export const commands = sqliteTable('commands', {
-  jobId: text('job_id').notNull(),
+  job_id: text('job_id').notNull(),
   attempt: integer('attempt').notNull(),
   idx: integer('idx').notNull(),
-  exitCode: integer('exit_code'),
-  startedAt: text('started_at'),
-  endedAt: text('ended_at'),
-  logSize: integer('log_size').notNull(),
-}, (t) => [primaryKey({ columns: [t.jobId, t.attempt, t.idx] })]);
+  exit_code: integer('exit_code'),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
+  log_size: integer('log_size').notNull(),
+}, (t) => [primaryKey({ columns: [t.job_id, t.attempt, t.idx] })]);
 
 export const statusEvents = sqliteTable('status_events', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   kind: text('kind').notNull(),
-  entityId: text('entity_id').notNull(),
-  runId: text('run_id'),
+  entity_id: text('entity_id').notNull(),
+  run_id: text('run_id'),
   status: text('status').notNull(),
   at: text('at').notNull(),
 });
 
 export const jobBlockers = sqliteTable('job_blockers', {
   id: integer('id').primaryKey({ autoIncrement: true }),
-  jobId: text('job_id').notNull(),
+  job_id: text('job_id').notNull(),
   at: text('at').notNull(),
   reasons: text('reasons').notNull(),
 });
@@ -137,23 +137,23 @@ export const tokens = sqliteTable('tokens', {
   name: text('name').notNull(),
   role: text('role', { enum: ['admin', 'user', 'reader', 'agent'] }).notNull(),
   hash: text('hash').notNull().unique(),
-  createdAt: text('created_at').notNull(),
-  lastUsedAt: text('last_used_at'),
+  created_at: text('created_at').notNull(),
+  last_used_at: text('last_used_at'),
 });
 
 export const idempotency = sqliteTable('idempotency', {
   key: text('key').primaryKey(),
-  bodyHash: text('body_hash').notNull(),
+  body_hash: text('body_hash').notNull(),
   response: text('response').notNull(),
-  createdAt: integer('created_at').notNull(),
+  created_at: integer('created_at').notNull(),
 });
 
 export const daemon = sqliteTable('daemon', {
   id: integer('id').primaryKey(),
   pid: integer('pid').notNull(),
   host: text('host').notNull(),
-  startedAt: text('started_at').notNull(),
-  heartbeatAt: text('heartbeat_at').notNull(),
+  started_at: text('started_at').notNull(),
+  heartbeat_at: text('heartbeat_at').notNull(),
   version: text('version').notNull(),
 });
 
@@ -162,12 +162,12 @@ export const schedules = sqliteTable('schedules', {
   pipeline: text('pipeline').primaryKey(),
   cron: text('cron').notNull(),
   timezone: text('timezone').notNull(),
-  handledMs: integer('handled_ms').notNull(),
-  lastFire: text('last_fire'),
+  handled_ms: integer('handled_ms').notNull(),
+  last_fire: text('last_fire'),
   skipped: integer('skipped').notNull(),
-  lastSkip: text('last_skip'),
-  lastError: text('last_error'),
-  updatedAt: text('updated_at').notNull(),
+  last_skip: text('last_skip'),
+  last_error: text('last_error'),
+  updated_at: text('updated_at').notNull(),
 });
 
 export const topicEvents = sqliteTable('topic_events', {
@@ -175,56 +175,56 @@ export const topicEvents = sqliteTable('topic_events', {
   id: text('id').notNull().unique(),
   topic: text('topic').notNull(),
   payload: text('payload').notNull(),
-  dedupeKey: text('dedupe_key'),
-  createdAt: text('created_at').notNull(),
+  dedupe_key: text('dedupe_key'),
+  created_at: text('created_at').notNull(),
 });
 
 export const eventDeliveries = sqliteTable('event_deliveries', {
-  eventId: text('event_id').notNull(),
-  eventSeq: integer('event_seq').notNull(),
+  event_id: text('event_id').notNull(),
+  event_seq: integer('event_seq').notNull(),
   pipeline: text('pipeline').notNull(),
   status: text('status', { enum: EVENT_STATUSES }).notNull(),
   runs: integer('runs').notNull(),
-  runId: text('run_id'),
-  notBefore: integer('not_before'),
+  run_id: text('run_id'),
+  not_before: integer('not_before'),
   reason: text('reason'),
   message: text('message'),
-  updatedAt: text('updated_at').notNull(),
-}, (t) => [primaryKey({ columns: [t.eventId, t.pipeline] })]);
+  updated_at: text('updated_at').notNull(),
+}, (t) => [primaryKey({ columns: [t.event_id, t.pipeline] })]);
 
 export const eventRuns = sqliteTable('event_runs', {
-  runId: text('run_id').primaryKey(),
-  eventId: text('event_id').notNull(),
+  run_id: text('run_id').primaryKey(),
+  event_id: text('event_id').notNull(),
   pipeline: text('pipeline').notNull(),
-  createdMs: integer('created_ms').notNull(),
+  created_ms: integer('created_ms').notNull(),
 });
 
 export const jobCosts = sqliteTable('job_costs', {
-  jobId: text('job_id').notNull(),
+  job_id: text('job_id').notNull(),
   attempt: integer('attempt').notNull(),
-  runId: text('run_id').notNull(),
-  groupId: text('group_id').notNull(),
+  run_id: text('run_id').notNull(),
+  group_id: text('group_id').notNull(),
   pipeline: text('pipeline').notNull(),
-  triggerKind: text('trigger_kind').notNull(),
-  cpuSeconds: real('cpu_seconds'),
-  wallSeconds: real('wall_seconds').notNull(),
-  gpuSeconds: real('gpu_seconds').notNull(),
+  trigger_kind: text('trigger_kind').notNull(),
+  cpu_seconds: real('cpu_seconds'),
+  wall_seconds: real('wall_seconds').notNull(),
+  gpu_seconds: real('gpu_seconds').notNull(),
   at: text('at').notNull(),
-}, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
+}, (t) => [primaryKey({ columns: [t.job_id, t.attempt] })]);
 
 export const secrets = sqliteTable('secrets', {
   name: text('name').primaryKey(),
   iv: text('iv').notNull(),
   ciphertext: text('ciphertext').notNull(),
-  createdAt: text('created_at').notNull(),
-  updatedAt: text('updated_at').notNull(),
+  created_at: text('created_at').notNull(),
+  updated_at: text('updated_at').notNull(),
 });
 
 export const audit = sqliteTable('audit', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   at: text('at').notNull(),
-  tokenId: text('token_id'),
-  tokenName: text('token_name'),
+  token_id: text('token_id'),
+  token_name: text('token_name'),
   role: text('role'),
   action: text('action').notNull(),
   target: text('target'),

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getTableName, is } from 'drizzle-orm';
-import { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { SQLiteTable, getTableConfig } from 'drizzle-orm/sqlite-core';
 import { openDatabase } from '../../src/db/open.ts';
 import * as schema from '../../src/db/schema.ts';
 
@@ -101,5 +101,34 @@ test('opening twice applies the migrations once and keeps the data', () => {
   } finally {
     a.sqlite.close();
     b.sqlite.close();
+  }
+});
+
+test('the migrations produce exactly the schema drizzle describes: columns, types, NOT NULL, primary keys', () => {
+  const { sqlite } = openDatabase(freshFile());
+  try {
+    const problems: string[] = [];
+    for (const table of Object.values(schema).filter((x) => is(x, SQLiteTable)) as SQLiteTable[]) {
+      const name = getTableName(table);
+      const actual = new Map((sqlite.query(`PRAGMA table_info(${name})`).all() as { name: string; type: string; notnull: number; pk: number }[]).map((c) => [c.name, c]));
+      const cols = getTableConfig(table);
+      const pkCols = new Set([...cols.columns.filter((c) => c.primary).map((c) => c.name), ...cols.primaryKeys.flatMap((k) => k.columns.map((c) => c.name))]);
+      for (const c of cols.columns) {
+        const a = actual.get(c.name);
+        if (!a) { problems.push(`${name}.${c.name}: in drizzle, not in the migrated database`); continue; }
+        actual.delete(c.name);
+        const type = c.getSQLType().toUpperCase();
+        if (a.type.toUpperCase() !== type) problems.push(`${name}.${c.name}: type ${a.type} in SQL, ${type} in drizzle`);
+        if (!!a.notnull !== (c.notNull && !c.primary)) {
+          // SQLite reports INTEGER PRIMARY KEY as nullable; drizzle marks primary keys not-null
+          problems.push(`${name}.${c.name}: NOT NULL ${!!a.notnull} in SQL, ${c.notNull} in drizzle`);
+        }
+        if ((a.pk > 0) !== pkCols.has(c.name)) problems.push(`${name}.${c.name}: primary key ${a.pk > 0} in SQL, ${pkCols.has(c.name)} in drizzle`);
+      }
+      for (const extra of actual.keys()) problems.push(`${name}.${extra}: in the migrated database, not in drizzle`);
+    }
+    expect(problems).toEqual([]);
+  } finally {
+    sqlite.close();
   }
 });
