@@ -41,7 +41,7 @@ export const CONTEXTS: { name: string; cmd: string; expect: (v: string) => strin
 
 function bash(cmd: string, cwd: string): { out: string; err: string; code: number | null; signal?: string } {
   const p = Bun.spawnSync(['bash', '-c', cmd], { cwd, env: { PATH: process.env.PATH!, HOME: '/home-of-nobody' } });
-  return { out: p.stdout.toString(), err: p.stderr.toString(), code: p.exitCode, signal: p.signalCode ?? undefined };
+  return { out: p.stdout.toString(), err: p.stderr.toString(), code: p.exitCode, signal: p.signalCode == null ? undefined : String(p.signalCode) };
 }
 
 const render = (cmd: string, v: unknown) => renderCommand(cmd, { params: { v }, needs: {} });

@@ -22,6 +22,7 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     out.push({ code: 'waiting_for_stage', message: `waiting for stage ${waiting.map((s) => `'${s.name}' (${s.status})`).join(', ')}`, stages: waiting.map((s) => s.name) });
     return out;
   }
+  if (job.status === 'skipped') return [skippedBecause(eng, job)];
   const ex = eng.executors.get(job.executor);
   if (job.status === 'running') return ex?.explain?.(job.id, job.handle ? JSON.parse(job.handle) : null) ?? out;
   if (job.status !== 'queued') return out;
@@ -48,4 +49,16 @@ function current(eng: Engine, job: JobRow): Blocker[] {
   }
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
   return out;
+}
+
+/** A skipped job never ran: name the needed stages that did not succeed (the first cause upstream). */
+function skippedBecause(eng: Engine, job: JobRow): Blocker {
+  const stages = eng.store.stagesOfRun(job.run_id);
+  const needs = JSON.parse(stages[job.stage_idx]!.needs) as string[];
+  const bad = stages.filter((s) => needs.includes(s.name) && s.status !== 'succeeded');
+  return {
+    code: 'upstream_failed',
+    message: `skipped: it never ran because needed stage ${bad.map((s) => `'${s.name}' ${s.status}`).join(', ') || '(unknown)'}`,
+    stages: bad.map((s) => s.name),
+  };
 }

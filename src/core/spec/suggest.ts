@@ -24,7 +24,7 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     if (c === name) continue;
     const d = c.toLowerCase() === low ? 0 : editDistance(low, c.toLowerCase());
     const limit = Math.max(1, Math.floor(Math.max(name.length, c.length) / 3));
-    if (d <= limit && d < Math.min(name.length, c.length) && d < bestD) { best = c; bestD = d; }
+    if (d <= limit && d < Math.max(name.length, c.length) && d < bestD) { best = c; bestD = d; }
   }
   return best;
 }
