@@ -13,9 +13,12 @@ export function parseYaml(text: string): unknown {
   const e = doc.errors[0];
   if (e) {
     const pos = e.linePos?.[0] ?? lineCol(text, e.pos[0]);
-    const src = text.split('\n')[pos.line - 1] ?? '';
+    // at the end of the text the line is empty: show the last line that has something
+    const lines = text.split('\n');
+    let shown = pos.line;
+    while (shown > 1 && !(lines[shown - 1] ?? '').trim()) shown--;
     const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new DroverError('invalid_spec', `invalid YAML at line ${pos.line}, column ${pos.col ?? (pos as { column?: number }).column}: ${msg}\n  ${pos.line} | ${src}`,
+    throw new DroverError('invalid_spec', `invalid YAML at line ${pos.line}, column ${pos.col ?? (pos as { column?: number }).column}: ${msg}\n  ${shown} | ${lines[shown - 1] ?? ''}`,
       { line: pos.line, column: pos.col ?? (pos as { column?: number }).column });
   }
   const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
