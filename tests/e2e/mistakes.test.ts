@@ -135,5 +135,6 @@ test('logs of a job that never started says so; why of a skipped job names the s
   expect(why.code).toBe(0);
   expect(why.out).toContain("needed stage 'build' failed");
   const api = await s.api('GET', `/jobs/${skipped.id}/why`);
+  expect(api.body).toMatchObject({ blocked: false, status: 'skipped' }); // it will never run: not waiting
   expect(api.body.reasons[0]).toMatchObject({ code: 'upstream_failed', stages: ['build'] });
 });

@@ -8,7 +8,7 @@ export interface Blocker { code: string; message: string; [k: string]: unknown }
 export function explain(eng: Engine, job: JobRow): { blocked: boolean; status: string; reasons: Blocker[]; history: { at: string; reasons: Blocker[] }[] } {
   const reasons = current(eng, job);
   const history = eng.store.blockersOf(job.id).map((h) => ({ at: h.at, reasons: JSON.parse(h.reasons) as Blocker[] }));
-  return { blocked: reasons.length > 0, status: job.status, reasons, history };
+  return { blocked: reasons.length > 0 && job.status !== 'skipped', status: job.status, reasons, history }; // skipped: never runs, not waiting
 }
 
 function current(eng: Engine, job: JobRow): Blocker[] {
