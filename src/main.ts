@@ -2,6 +2,7 @@
 // drover's entry point: argv → one cli/<command>.ts, loaded lazily; nothing else.
 // Sets process.exitCode (never process.exit, which would cut piped stdout short).
 import pkg from '../package.json';
+import { didYouMean } from './core/spec/suggest.ts';
 
 type CommandFn = (argv: string[]) => Promise<number>;
 type Entry = readonly [summary: string, load: () => Promise<CommandFn | undefined>];
@@ -69,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!Object.hasOwn(COMMANDS, cmd)) {
-    process.stderr.write(`drover: unknown command '${cmd}' (see 'drover help')\n`);
+    const message = `unknown command '${cmd}'${didYouMean(cmd, Object.keys(COMMANDS))} (see 'drover help')`;
+    process.stderr.write(rest.includes('--json') ? `${JSON.stringify({ error: { code: 'usage', message, details: {} } })}\n` : `drover: ${message}\n`);
     return 2;
   }
   return (await load(cmd))(rest);

@@ -109,6 +109,9 @@ test('with --json, errors are one JSON object on stderr', async () => {
   const usage = drover('status', 'nonsense', '--json');
   expect(usage.code).toBe(2);
   expect(JSON.parse(usage.err).error.message).toContain('not a valid id');
+  const cmd = drover('stauts', '--json');
+  expect(cmd.code).toBe(2);
+  expect(JSON.parse(cmd.err).error.message).toContain("unknown command 'stauts' (did you mean 'status'?)");
   await nothingWritten();
 });
 
