@@ -2,6 +2,7 @@
 // drover's entry point: argv → one cli/<command>.ts, loaded lazily; nothing else.
 // Sets process.exitCode (never process.exit, which would cut piped stdout short).
 import pkg from '../package.json';
+import { didYouMean } from './core/spec/suggest.ts';
 
 type CommandFn = (argv: string[]) => Promise<number>;
 type Entry = readonly [summary: string, load: () => Promise<CommandFn | undefined>];
@@ -69,17 +70,24 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!Object.hasOwn(COMMANDS, cmd)) {
-    process.stderr.write(`drover: unknown command '${cmd}' (see 'drover help')\n`);
+    const message = `unknown command '${cmd}'${didYouMean(cmd, Object.keys(COMMANDS))} (see 'drover help')`;
+    process.stderr.write(rest.includes('--json') ? `${JSON.stringify({ error: { code: 'usage', message, details: {} } })}\n` : `drover: ${message}\n`);
     return 2;
   }
   return (await load(cmd))(rest);
 }
 
+/** A reader that closed our stdout (`drover ls | head -1`) has all it wanted: end quietly. */
+const closedPipe = (e: unknown) => (e as { code?: string } | null)?.code === 'EPIPE';
+process.stdout.on('error', (e) => { if (closedPipe(e)) process.exit(0); throw e; });
+
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
+  if (closedPipe(e)) process.exit(0);
   const exitCode = (e as { exitCode?: number }).exitCode;
-  if (typeof exitCode === 'number') process.stderr.write(`${(e as Error).message}\n`);
+  const json = process.argv.includes('--json');
+  if (typeof exitCode === 'number') process.stderr.write(json ? `${JSON.stringify({ error: { code: 'usage', message: (e as Error).message.replace(/^drover: /, ''), details: {} } })}\n` : `${(e as Error).message}\n`);
   else process.stderr.write(`drover: internal error: ${process.env.DROVER_DEBUG ? (e as Error).stack : (e as Error).message}\n`);
   process.exitCode = typeof exitCode === 'number' ? exitCode : 2;
 }

@@ -2,10 +2,22 @@
 // cli/command.ts or main.ts). Flags: `--x v`, `--x=v`, booleans, repeatable lists, short
 // aliases (`-f`), `--` ends flags. It knows nothing about commands or the server.
 
+/** `error` is what `--json` prints on stderr: {"error": {code, message, details}}. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  readonly plain: string;
+  constructor(message: string, readonly exitCode = 2, e: { code?: string; details?: Record<string, unknown>; message?: string } = {}) {
     super(message);
     this.name = 'CliError';
+    this.code = e.code ?? (exitCode === 2 ? 'usage' : 'failed');
+    this.details = e.details ?? {};
+    this.plain = e.message ?? message.replace(/^drover: /, '');
+  }
+
+  /** The line printed on stderr: the message, or with --json one JSON object. */
+  render(json: boolean): string {
+    return json ? JSON.stringify({ error: { code: this.code, message: this.plain, details: this.details } }) : this.message;
   }
 }
 
@@ -80,15 +92,19 @@ export function intFlag(name: string, value: string | undefined, min = Number.MI
 }
 
 /** `k=v` pairs from repeated `--param`; numbers and booleans are JSON-parsed, the rest stay strings. */
+/** A command-line value: numbers and booleans as such, anything else a string. */
+export function parseValue(raw: string): unknown {
+  const isJsonScalar = raw === 'true' || raw === 'false' || /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(raw);
+  return isJsonScalar ? JSON.parse(raw) : raw;
+}
+
 export function parseParams(pairs: readonly string[]): Record<string, unknown> | undefined {
   if (pairs.length === 0) return undefined;
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new CliError(`drover: --param expects key=value, got '${pair}'`);
-    const raw = pair.slice(eq + 1);
-    const isJsonScalar = raw === 'true' || raw === 'false' || /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(raw);
-    out[pair.slice(0, eq)] = isJsonScalar ? JSON.parse(raw) : raw;
+    out[pair.slice(0, eq)] = parseValue(pair.slice(eq + 1));
   }
   return out;
 }

@@ -112,8 +112,8 @@ export class Client {
 
 /** A non-2xx answer: still a CliError (exit 2), keeping the HTTP status and error code for callers. */
 export class HttpError extends CliError {
-  constructor(message: string, readonly status: number, readonly code: string) {
-    super(message, 2);
+  constructor(message: string, readonly status: number, code: string, details: Record<string, unknown> = {}, serverMessage = message) {
+    super(message, 2, { code, details, message: serverMessage });
   }
 }
 
@@ -122,14 +122,16 @@ export async function toCliError(res: Response): Promise<HttpError> {
   const text = await res.text().catch(() => '');
   let code = `http_${res.status}`;
   let message = res.statusText || 'request failed';
+  let details: Record<string, unknown> = {};
   try {
-    const err = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    const err = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
     if (err && typeof err.code === 'string') code = err.code;
+    if (err && err.details && typeof err.details === 'object') details = err.details as Record<string, unknown>;
     if (err && typeof err.message === 'string' && err.message) message = err.message;
   } catch {
     if (text.trim()) message = text.trim().split('\n')[0]!.slice(0, 200);
   }
   const retry = res.status === 429 && res.headers.get('retry-after');
   const line = `drover: ${code}: ${message.replace(/\s*\n\s*/g, ' ')}${retry ? ` (retry after ${retry}s)` : ''}`;
-  return new HttpError(line, res.status, code);
+  return new HttpError(line, res.status, code, details, message);
 }

@@ -56,7 +56,7 @@ export function defineCommand<F extends FlagDefs>(def: CommandDef<F>): (argv: st
       return await def.run(a, ctx);
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
-      process.stderr.write(e.message + '\n');
+      process.stderr.write(e.render(argv.includes('--json')) + '\n');
       return e.exitCode;
     }
   };

@@ -4,6 +4,7 @@
 import { intFlag } from './args.ts';
 import { defineCommand, requireKind } from './command.ts';
 import { followLog } from './follow.ts';
+import type { Job } from './types.ts';
 
 export const logsCommand = defineCommand({
   name: 'logs',
@@ -22,6 +23,15 @@ export const logsCommand = defineCommand({
       return job.status === 'succeeded' ? 0 : 1;
     }
     const res = await ctx.client().text(`/jobs/${id}/logs`, { command });
+    if (res.bytes.length === 0) {
+      // an empty log of a job that never started is not an empty output: say so
+      const job = await ctx.client().get<Job>(`/jobs/${id}`);
+      if (!job.started_at) {
+        const why = job.status === 'skipped' || job.status === 'canceled' ? ` (${job.message ?? job.reason ?? job.status})` : ` — see 'drover why ${id}'`;
+        process.stderr.write(`drover: job ${id} never started (status ${job.status}), so it has no log${why}\n`);
+        return 0;
+      }
+    }
     process.stdout.write(res.bytes);
     return 0;
   },

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DroverError } from './errors.ts';
 import { newId, isoNow } from './ids.ts';
-import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, type PipelineSpec, type ValidateOptions } from './spec/index.ts';
+import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, checkOverrides, type PipelineSpec, type ValidateOptions } from './spec/index.ts';
 import { resolveWorkspace } from './workspace.ts';
 import { checkSchedule } from './triggers/cron.ts';
 import type { Store } from './ports.ts';
@@ -39,6 +39,8 @@ export function planSubmission(
   spec: PipelineSpec, version: number, input: SubmitInput,
   opts: { runsDir: string; workspaceRoot: string; maxSweep: number; now: number },
 ): Planned {
+  // a person's (or a script's) --param must name a param; an event's or webhook's payload may carry more fields
+  if (input.params && ['api', 'manual'].includes(input.trigger?.kind ?? 'api')) checkOverrides(spec, input.params);
   const combos = spec.matrix ? matrixOrRefuse(spec.matrix, opts.maxSweep) : [{}];
   const isSweep = !!spec.matrix;
   const base = { ...spec.params, ...(input.params ?? {}) };

@@ -12,7 +12,7 @@ export type { Blocker };
 export function explain(eng: Engine, job: JobRow): { blocked: boolean; status: string; reasons: Blocker[]; history: { at: string; reasons: Blocker[] }[] } {
   const reasons = current(eng, job);
   const history = eng.store.blockersOf(job.id).map((h) => ({ at: h.at, reasons: JSON.parse(h.reasons) as Blocker[] }));
-  return { blocked: reasons.length > 0, status: job.status, reasons, history };
+  return { blocked: reasons.length > 0 && job.status !== 'skipped', status: job.status, reasons, history }; // skipped: never runs, not waiting
 }
 
 function current(eng: Engine, job: JobRow): Blocker[] {
@@ -23,6 +23,7 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     const waiting = stages.filter((s) => needs.includes(s.name) && s.status !== 'succeeded');
     return [{ code: 'waiting_for_stage', message: `waiting for stage ${waiting.map((s) => `'${s.name}' (${s.status})`).join(', ')}`, stages: waiting.map((s) => s.name) }];
   }
+  if (job.status === 'skipped') return [skippedBecause(eng, job)];
   const ex = eng.executors.get(job.executor);
   if (job.status === 'running') return ex?.explain?.(job.id, job.handle ? JSON.parse(job.handle) : null) ?? [];
   if (job.status !== 'queued') return [];
@@ -30,4 +31,16 @@ function current(eng: Engine, job: JobRow): Blocker[] {
   for (const b of ex?.explain?.(job.id, null) ?? []) out.push(b);
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
   return out;
+}
+
+/** A skipped job never ran: name the needed stages that did not succeed (the first cause upstream). */
+function skippedBecause(eng: Engine, job: JobRow): Blocker {
+  const stages = eng.store.stagesOfRun(job.run_id);
+  const needs = JSON.parse(stages[job.stage_idx]!.needs) as string[];
+  const bad = stages.filter((s) => needs.includes(s.name) && s.status !== 'succeeded');
+  return {
+    code: 'upstream_failed',
+    message: `skipped: it never ran because needed stage ${bad.map((s) => `'${s.name}' ${s.status}`).join(', ') || '(unknown)'}`,
+    stages: bad.map((s) => s.name),
+  };
 }

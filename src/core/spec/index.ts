@@ -8,3 +8,5 @@ export * from './validator.ts';
 export * from './matrix.ts';
 export * from './interpolate.ts';
 export { shellQuote } from '../../runner/quote.ts';
+export * from './params.ts';
+export * from './suggest.ts';

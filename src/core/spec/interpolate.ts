@@ -1,7 +1,10 @@
-// ${{ params.NAME }} / ${{ needs.STAGE.outputs.KEY }} interpolation: every value is inserted as ONE
-// shell-quoted word (shellQuote). Also the submit-time reference check over a whole spec.
+// ${{ params.NAME }} / ${{ needs.STAGE.outputs.KEY }} interpolation: each value stands in EXACTLY,
+// whatever quotes surround it (shell-context.ts decides the text for every reference kind).
+// Also the submit-time reference check over a whole spec, which refuses unsafe places and unknown
+// names (with a "did you mean").
 import { DroverError } from '../errors.ts';
-import { shellQuote } from '../../runner/quote.ts';
+import { insertion, slotsOf, UnsafeSlot, type Slot } from './shell-context.ts';
+import { didYouMean } from './suggest.ts';
 import type { PipelineSpec } from './types.ts';
 
 export type Ref =
@@ -45,15 +48,48 @@ export interface RenderContext {
   needs: Record<string, Record<string, unknown>>;
 }
 
-/** Replace every reference with shellQuote(value). Unknown params / stages / outputs -> invalid_spec. */
+/** Where (line and column, from 1) an offset of a command falls; a one-line command gives the column only. */
+function where(template: string, offset: number): { line?: number; column: number; text: string } {
+  const before = template.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  const column = offset - nl;
+  if (!template.includes('\n')) return { column, text: `column ${column}` };
+  const line = before.split('\n').length;
+  return { line, column, text: `line ${line}, column ${column}` };
+}
+
+/** The quoting slot of each reference; a place where no value is safe -> invalid_spec naming the column. */
+function slotsFor(template: string, refs: Ref[], path: string): Slot[] {
+  try {
+    return slotsOf(template, refs);
+  } catch (err) {
+    if (!(err instanceof UnsafeSlot)) throw err;
+    const at = where(template, err.offset);
+    const ref = refs.find((r) => r.start === err.offset);
+    const what = ref ? `${ref.text} cannot stand here: it is ${err.reason}` : `cannot insert a value in this command: ${err.reason}`;
+    throw new DroverError('invalid_spec', `${path}, ${at.text}: ${what}`, { path, column: at.column, ...(at.line ? { line: at.line } : {}) });
+  }
+}
+
+/** A value as the command sees it: strings as they are, other JSON as JSON text. */
+export function valueText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Replace every reference with its value, exactly, for the quoting around it. Unknown params / stages / outputs -> invalid_spec. */
 export function renderCommand(template: string, ctx: RenderContext, path = 'command'): string {
   let out = '';
   let pos = 0;
-  for (const r of scanRefs(template, path)) {
+  const refs = scanRefs(template, path);
+  const slots = slotsFor(template, refs, path);
+  for (const [i, r] of refs.entries()) {
     let value: unknown;
     if (r.kind === 'param') {
       if (!Object.hasOwn(ctx.params, r.name) || ctx.params[r.name] === undefined) {
-        throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'`, { path, param: r.name });
+        throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'${didYouMean(r.name, Object.keys(ctx.params))}`, { path, param: r.name });
       }
       value = ctx.params[r.name];
     } else {
@@ -64,7 +100,10 @@ export function renderCommand(template: string, ctx: RenderContext, path = 'comm
       }
       value = outputs[r.key];
     }
-    out += template.slice(pos, r.start) + shellQuote(value);
+    const text = valueText(value);
+    // bash strings end at a NUL byte: the command would see a shorter value
+    if (text.includes('\0')) throw new DroverError('invalid_spec', `${path}: the value of ${r.text} contains a NUL byte, which no shell word can hold`, { path });
+    out += template.slice(pos, r.start) + insertion(text, slots[i]!);
     pos = r.end;
   }
   return out + template.slice(pos);
@@ -76,13 +115,15 @@ export function checkRefs(spec: PipelineSpec, params: Record<string, unknown> | 
     stage.jobs.forEach((job, j) => {
       job.commands.forEach((cmd, k) => {
         const path = `stages[${i}].jobs[${j}].commands[${k}]`;
-        for (const r of scanRefs(cmd.run, path)) {
+        const refs = scanRefs(cmd.run, path);
+        slotsFor(cmd.run, refs, path);
+        for (const r of refs) {
           if (r.kind === 'param' && params && !Object.hasOwn(params, r.name)) {
-            throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'`, { path, param: r.name });
+            throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'${didYouMean(r.name, Object.keys(params))}`, { path, param: r.name });
           }
           if (r.kind === 'needs' && !stage.needs.includes(r.stage)) {
             throw new DroverError('invalid_spec',
-              `${path}: ${r.text} refers to stage '${r.stage}', which is not in stages[${i}].needs`, { path, stage: r.stage });
+              `${path}: ${r.text} refers to stage '${r.stage}', which is not in stages[${i}].needs${didYouMean(r.stage, stage.needs)}`, { path, stage: r.stage });
           }
         }
       });

@@ -1,6 +1,51 @@
-// Spec text -> plain value: JSON when the text starts with '{', else YAML (Bun.YAML).
-// Syntax errors become DroverError('invalid_json' | 'invalid_spec') with a line number.
+// Spec text -> plain value: JSON when the text starts with '{', else YAML (the `yaml` package, which
+// reports line and column). Syntax errors become DroverError('invalid_json' | 'invalid_spec') with the
+// line, column and offending line. A parsed YAML value remembers its source, so a later validation error
+// naming a path (stages[0].jobs[1].comands) can name its line too (lineOfPath).
+import { parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { DroverError } from '../errors.ts';
+
+const SOURCES = new WeakMap<object, { text: string; doc: ReturnType<typeof parseDocument> }>();
+
+/** Parse YAML text with positions; throws invalid_spec naming line, column and the line itself. */
+export function parseYaml(text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const e = doc.errors[0];
+  if (e) {
+    const pos = e.linePos?.[0] ?? lineCol(text, e.pos[0]);
+    // at the end of the text the line is empty: show the last line that has something
+    const lines = text.split('\n');
+    let shown = pos.line;
+    while (shown > 1 && !(lines[shown - 1] ?? '').trim()) shown--;
+    const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new DroverError('invalid_spec', `invalid YAML at line ${pos.line}, column ${pos.col ?? (pos as { column?: number }).column}: ${msg}\n  ${shown} | ${lines[shown - 1] ?? ''}`,
+      { line: pos.line, column: pos.col ?? (pos as { column?: number }).column });
+  }
+  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (value && typeof value === 'object') SOURCES.set(value, { text, doc });
+  return value;
+}
+
+/** The line (from 1) where a path like `stages[0].jobs[1].comands` stands in the YAML `value` came from. */
+export function lineOfPath(value: unknown, path: string): number | undefined {
+  const src = value && typeof value === 'object' ? SOURCES.get(value) : undefined;
+  if (!src) return undefined;
+  const keys = [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+  let node: unknown = src.doc.contents;
+  let at: [number, number, number] | undefined = (node as Node | null)?.range ?? undefined;
+  for (const k of keys) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === k);
+      if (!pair) break;
+      at = (pair.key as Node).range ?? at;
+      node = pair.value;
+    } else if (isSeq(node) && typeof k === 'number') {
+      node = node.items[k];
+      at = (node as Node | null)?.range ?? at;
+    } else break;
+  }
+  return at ? lineCol(src.text, at[0]).line : undefined;
+}
 
 export function parseSpecText(text: string): unknown {
   if (/^\s*\{/.test(text)) {
@@ -8,37 +53,20 @@ export function parseSpecText(text: string): unknown {
       return JSON.parse(text);
     } catch (e) {
       const at = lineCol(text, jsonErrorOffset(text));
-      throw new DroverError('invalid_json', `invalid JSON at line ${at.line}, column ${at.column}: ${errMsg(e)}`, at);
+      throw new DroverError('invalid_json', `invalid JSON at line ${at.line}, column ${at.column}: ${errMsg(e)}`, { line: at.line, column: at.column });
     }
   }
-  try {
-    return Bun.YAML.parse(text);
-  } catch (e) {
-    const line = yamlErrorLine(text);
-    throw new DroverError('invalid_spec', `invalid YAML near line ${line}: ${errMsg(e)}`, { line });
-  }
+  return parseYaml(text);
 }
 
 function errMsg(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/^(JSON|YAML) Parse error:\s*/, '');
 }
 
-function lineCol(text: string, offset: number): { line: number; column: number } {
+function lineCol(text: string, offset: number): { line: number; column: number; col: number } {
   const before = text.slice(0, offset);
   const nl = before.lastIndexOf('\n');
-  return { line: before.split('\n').length, column: offset - nl };
-}
-
-/** Bun's YAML errors carry no position: find the longest line prefix that still parses (binary search). */
-function yamlErrorLine(text: string): number {
-  const lines = text.split('\n');
-  const ok = (n: number) => { try { Bun.YAML.parse(lines.slice(0, n).join('\n')); return true; } catch { return false; } };
-  let lo = 0, hi = lines.length; // ok(lo) assumed, !ok(hi) known
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (ok(mid)) lo = mid; else hi = mid;
-  }
-  return hi;
+  return { line: before.split('\n').length, column: offset - nl, col: offset - nl };
 }
 
 /** Offset of the first JSON syntax error (Bun's JSON.parse messages carry no position). */

@@ -4,6 +4,8 @@ import * as v from 'valibot';
 import { DroverError } from '../errors.ts';
 import { PipelineSchema, type RawJob, type RawPipeline, type RawStage } from './schema.ts';
 import { checkRefs } from './interpolate.ts';
+import { lineOfPath } from './parse.ts';
+import { didYouMean } from './suggest.ts';
 import type { JobSpec, PipelineSpec, Resources, RetryPolicy, StageSpec } from './types.ts';
 
 export interface ValidateOptions {
@@ -21,10 +23,38 @@ function pathOf(items: readonly PathItem[]): string {
   return s;
 }
 
+type AnySchema = { type?: string; entries?: Record<string, AnySchema>; item?: AnySchema; options?: AnySchema[]; wrapped?: AnySchema; pipe?: AnySchema[] };
+
+/** The keys the schema knows for the object at `keys` (to suggest one for an unknown key). */
+function knownKeys(schema: AnySchema | undefined, keys: readonly unknown[]): string[] {
+  if (!schema) return [];
+  if (schema.wrapped) return knownKeys(schema.wrapped, keys);
+  if (schema.pipe && schema.pipe[0] !== schema) return knownKeys(schema.pipe[0], keys);
+  if (schema.options) return [...new Set(schema.options.flatMap((o) => knownKeys(o, keys)))];
+  if (!keys.length) return schema.entries ? Object.keys(schema.entries) : [];
+  const [k, ...rest] = keys;
+  if (schema.entries) return knownKeys(schema.entries[String(k)], rest);
+  if (schema.item && typeof k === 'number') return knownKeys(schema.item, rest);
+  return [];
+}
+
+/** A YAML command that YAML read as a mapping (`- echo "a: b"`): say how to quote it. */
+function mappingCommand(issue: Issue, items: readonly PathItem[]): string | null {
+  const input = issue.input as Record<string, unknown> | null;
+  const inCommands = items.some((p) => p.key === 'commands');
+  if (!inCommands || !input || typeof input !== 'object' || Array.isArray(input) || 'run' in input) return null;
+  const [k, val] = Object.entries(input)[0] ?? [];
+  if (k === undefined) return null;
+  const text = `${k}: ${typeof val === 'string' ? val : JSON.stringify(val)}`;
+  return `YAML read this command as a mapping ({${JSON.stringify(k)}: ${JSON.stringify(val)}}) because of the ': ' in it; quote the whole command: - '${text.replace(/'/g, "''")}'`;
+}
+
 /** One valibot issue -> {path, message}; unions report their most specific branch. */
 function describe(issue: Issue, prefix: readonly PathItem[] = []): { path: string; message: string } {
   const items = [...prefix, ...(issue.path ?? [])];
   if (issue.type === 'union' && issue.issues?.length) {
+    const asMapping = mappingCommand(issue, items);
+    if (asMapping) return { path: pathOf(items), message: `${pathOf(items)}: ${asMapping}` };
     const sub = issue.issues.find((i) => i.path?.length) ?? issue.issues.find((i) => i.kind !== 'schema');
     if (sub) return describe(sub, items);
   }
@@ -32,7 +62,10 @@ function describe(issue: Issue, prefix: readonly PathItem[] = []): { path: strin
   const parent = pathOf(items.slice(0, -1)) || 'spec';
   const key = items.at(-1)?.key;
   if (issue.type === 'strict_object' || issue.type === 'object') {
-    if (issue.expected === 'never') return { path, message: `${parent}: unknown key '${String(key)}'` };
+    if (issue.expected === 'never') {
+      const known = knownKeys(PipelineSchema as unknown as AnySchema, items.slice(0, -1).map((p) => p.key));
+      return { path, message: `${parent}: unknown key '${String(key)}'${didYouMean(String(key), known)}` };
+    }
     if (issue.received === 'undefined' && issue.expected?.startsWith('"')) {
       return { path, message: `${parent}: missing required key '${String(key)}'` };
     }
@@ -129,12 +162,16 @@ function findCycle(stages: StageSpec[]): string[] | null {
 export function validateSpec(input: unknown, opts: ValidateOptions): PipelineSpec {
   const parsed = v.safeParse(PipelineSchema, input, { abortEarly: false });
   if (!parsed.success) {
-    const issues = parsed.issues.map((i) => describe(i));
+    // a YAML spec names the line of each problem
+    const issues = parsed.issues.map((i) => describe(i)).map((d): { path: string; message: string; line?: number } => {
+      const line = lineOfPath(input, d.path);
+      return line ? { ...d, line, message: `${d.message} (line ${line})` } : d;
+    });
     // name every problem (up to a few), unknown keys first: they are the likeliest typo
     const ordered = [...issues].sort((a, b) => Number(/unknown key/.test(b.message)) - Number(/unknown key/.test(a.message)));
     const shown = ordered.slice(0, 3).map((i) => i.message).join('; ');
     const more = issues.length > 3 ? ` (and ${issues.length - 3} more problem${issues.length > 4 ? 's' : ''})` : '';
-    throw new DroverError('invalid_spec', shown + more, { path: ordered[0]!.path, issues });
+    throw new DroverError('invalid_spec', shown + more, { path: ordered[0]!.path, ...(ordered[0]!.line ? { line: ordered[0]!.line } : {}), issues });
   }
   const raw: RawPipeline = parsed.output;
   const rr = raw.retries ?? {};
@@ -171,7 +208,7 @@ export function validateSpec(input: unknown, opts: ValidateOptions): PipelineSpe
   spec.stages.forEach((s, i) => {
     s.needs.forEach((n, k) => {
       if (n === s.name) fail(`stages[${i}].needs[${k}]`, `stages[${i}].needs: stage '${n}' cannot need itself`);
-      if (!index.has(n)) fail(`stages[${i}].needs[${k}]`, `unknown stage '${n}' in stages[${i}].needs`);
+      if (!index.has(n)) fail(`stages[${i}].needs[${k}]`, `unknown stage '${n}' in stages[${i}].needs${didYouMean(n, index.keys())}`);
     });
   });
   const cycle = findCycle(spec.stages);
