@@ -1,8 +1,10 @@
 // Spec text -> plain value: JSON when the text starts with '{', else YAML (Bun.YAML).
 // Syntax errors become DroverError('invalid_json' | 'invalid_spec') with a line number.
 import { DroverError } from '../errors.ts';
+import { checkJsonDepth, checkValueDepth, isTooDeep, refuseTooDeep } from './depth.ts';
 
 export function parseSpecText(text: string): unknown {
+  if (/^\s*[{[]/.test(text)) checkJsonDepth(text, 'spec');
   if (/^\s*\{/.test(text)) {
     try {
       return JSON.parse(text);
@@ -11,12 +13,16 @@ export function parseSpecText(text: string): unknown {
       throw new DroverError('invalid_json', `invalid JSON at line ${at.line}, column ${at.column}: ${errMsg(e)}`, at);
     }
   }
+  let value: unknown;
   try {
-    return Bun.YAML.parse(text);
+    value = Bun.YAML.parse(text);
   } catch (e) {
+    if (isTooDeep(e)) refuseTooDeep('spec');
     const line = yamlErrorLine(text);
     throw new DroverError('invalid_spec', `invalid YAML near line ${line}: ${errMsg(e)}`, { line });
   }
+  checkValueDepth(value, 'spec');
+  return value;
 }
 
 function errMsg(e: unknown): string {
