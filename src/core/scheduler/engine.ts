@@ -27,6 +27,7 @@ import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
+import { endTimeOf } from './end-time.ts';
 
 /** queued jobs read per group and start (a start usually takes the first; each row read costs) */
 const FIRST_WINDOW = 8;
@@ -365,8 +366,9 @@ export class Engine {
       for (const k of Object.keys(r.outputs)) r.outputs[k] = this.secrets.redactText(r.outputs[k]!);
       if (message) message = this.secrets.redactText(message);
     }
-    const patch = { ended_at: at, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
-    this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: at });
+    const endedAt = endTimeOf(r, job.started_at, at);
+    const patch = { ended_at: endedAt, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
+    this.store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: endedAt });
     if (status === 'failed' && this.retry(job, reason!, message!, at, now)) return;
     if (!this.store.transition('jobs', job.id, 'running', status, patch, { at, attempt: job.attempt, runId: job.run_id })) return;
     rollUpStage(this.rollupCtx(at), job.stage_id);
