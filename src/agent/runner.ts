@@ -4,12 +4,13 @@
 // A job with secrets gets their values in the claim: they go to a 0600 .secrets file that job.sh
 // sources and deletes, its output to raw/, and a local redacting copier makes logs/ from it — so
 // what is uploaded (logs and outputs) is already redacted.
-import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJobResult, readCpuTimes } from '../runner/meta.ts';
 import { killGroup } from '../plugins/local/proc.ts';
 import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
+import { openInJob } from '../runner/safe-open.ts';
 import { Redactor } from '../core/redact/redactor.ts';
 import type { AgentApi } from './api.ts';
 
@@ -63,7 +64,7 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
     shipping = true;
     try {
       for (let i = 0; i < job.commands; i++) {
-        const chunk = readFrom(join(dir, 'logs', `${i}.log`), shipped[i]!);
+        const chunk = readFrom(dir, `logs/${i}.log`, shipped[i]!);
         if (!chunk.length) continue;
         const r = await api.postBytes(`/jobs/${job.id}/logs?command=${i}&offset=${shipped[i]}`, chunk, lease.token).catch(() => null);
         if (r?.status === 200) shipped[i] = (r.body as { size: number }).size;
@@ -97,9 +98,11 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
 /** Exponential backoff with full jitter, capped at 10 s. */
 export const backoff = (attempt: number) => Math.random() * Math.min(10_000, 250 * 2 ** attempt);
 
-function readFrom(path: string, offset: number): Uint8Array {
-  let fd: number;
-  try { fd = openSync(path, 'r'); } catch { return new Uint8Array(0); }
+/** Up to 1 MiB of a log from `offset`; never through a link the job left (runner/safe-open.ts). */
+function readFrom(dir: string, rel: string, offset: number): Uint8Array {
+  let fd: number | null;
+  try { fd = openInJob(dir, rel); } catch { fd = null; }
+  if (fd === null) return new Uint8Array(0);
   try {
     const size = fstatSync(fd).size;
     const len = Math.min(size - offset, 1 << 20);

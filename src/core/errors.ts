@@ -27,7 +27,7 @@ export class DroverError extends Error {
 export type FailureReason =
   | 'exit_code' | 'timeout' | 'lost' | 'canceled' | 'missing_workspace' | 'missing_run_folder'
   | 'workspace_escape' | 'rejected_by_validator' | 'upstream_failed' | 'spawn_failed' | 'executor_unavailable'
-  | 'output_conflict' | 'interpolation_failed' | `slurm:${string}` | 'no_gpu_detected' | 'missing_secret';
+  | 'output_conflict' | 'interpolation_failed' | 'unsafe_file' | `slurm:${string}` | 'no_gpu_detected' | 'missing_secret';
 
 const STORAGE_CODES = /SQLITE_(FULL|READONLY|IOERR|CANTOPEN)|ENOSPC|EROFS|EDQUOT|disk I\/O error|database or disk is full|readonly database|read-only file system|no space left/i;
 

@@ -2,7 +2,7 @@
 // stored end is a 409 log_gap), and the job's stored log stops at --max-log-size with the same marker
 // line a local job gets. Past the cap, chunks are acknowledged and dropped, so the agent's own offsets
 // keep moving and it never retries a chunk the server will not keep.
-import { openSync, closeSync, fstatSync, existsSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, existsSync, writeFileSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError } from '../errors.ts';
 import { capMarker, writeAll } from '../redact/copier.ts';
@@ -12,7 +12,7 @@ const CAPPED = '.log-capped';
 
 export function appendChunk(dir: string, command: number, commandCount: number, offset: number, data: Uint8Array, maxLogSize: number | null): { size: number; capped?: true } {
   if (maxLogSize !== null && existsSync(join(dir, CAPPED))) return { size: offset + data.length, capped: true };
-  const fd = openSync(join(dir, 'logs', `${command}.log`), 'a+', 0o600);
+  const fd = openSync(join(dir, 'logs', `${command}.log`), constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   try {
     const size = fstatSync(fd).size;
     if (offset > size) throw new DroverError('conflict', `offset ${offset} is past the stored ${size} bytes; resend from ${size}`, { code: 'log_gap', size });

@@ -8,9 +8,13 @@
 // is kept in raw.progress after each append, so a restarted server resumes exactly: it truncates the
 // stored log to the recorded size and re-reads raw from the recorded offset.
 // The per-job log cap (--max-log-size) is enforced here: past it, one marker line, the rest dropped.
+// Files the job could have replaced (raw/<n>.log, logs/<n>.log, outputs.env) are never followed
+// through a link (runner/safe-open.ts): such a raw log is skipped with a warning line in the stored log,
+// listed in `unsafe`, and the job fails unsafe_file.
 // Not here: finding secrets (redactor.ts), when a job ends (pool.ts).
-import { openSync, readSync, writeSync, closeSync, statSync, existsSync, watch, readFileSync, writeFileSync, rmSync, truncateSync, renameSync, type FSWatcher } from 'node:fs';
+import { openSync, readSync, writeSync, closeSync, fstatSync, lstatSync, unlinkSync, watch, readFileSync, writeFileSync, rmSync, truncateSync, renameSync, constants, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { openInJob, readInJobOr, UnsafeFile } from '../../runner/safe-open.ts';
 import type { Redactor } from './redactor.ts';
 import type { Logger } from '../ports.ts';
 
@@ -45,6 +49,8 @@ export class Copier {
   private readonly chunk: number;
   private readonly budget: number;
   private readonly progressFile: string;
+  /** files of the job that were not its own regular files (ignored; the job fails unsafe_file) */
+  readonly unsafe: string[] = [];
 
   constructor(private readonly o: CopierOptions) {
     // a chunk must hold a whole pattern with room to spare, or a long secret could stall the copy
@@ -115,18 +121,25 @@ export class Copier {
     try {
       while (this.p.cmd < this.o.commandCount) {
         const i = this.p.cmd;
-        let size: number;
-        try { size = statSync(this.raw(i)).size; } catch {
-          // not started (yet, or ever); a later command's file means this one never will be
-          if (i + 1 >= this.o.commandCount || !existsSync(this.raw(i + 1))) break;
+        let size: number | null;
+        try { size = this.rawSize(i); } catch (err) {
+          if (!(err instanceof UnsafeFile)) throw err;
+          this.unsafe.push(err.message);
+          this.write(this.open(i), Buffer.from(`[drover: ${err.message}]\n`));
           this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
           continue;
         }
-        const done = final || existsSync(this.raw(i + 1));
-        if (done) size = statSync(this.raw(i)).size; // what the finished command left, all of it
+        if (size === null) {
+          // not started (yet, or ever); a later command's file means this one never will be
+          if (i + 1 >= this.o.commandCount || !lexists(this.raw(i + 1))) break;
+          this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
+          continue;
+        }
+        const done = final || lexists(this.raw(i + 1));
+        if (done) size = this.rawSize(i)!; // what the finished command left, all of it
         const fd = this.open(i);
         while (this.p.raw < size && budget > 0) {
-          const len = readSync(this.rawFd(i), this.buf, 0, Math.min(this.chunk, size - this.p.raw), this.p.raw);
+          const len = readSync(this.rawFd(i)!, this.buf, 0, Math.min(this.chunk, size - this.p.raw), this.p.raw);
           if (len <= 0) break;
           const last = done && this.p.raw + len >= size;
           const { out, consumed } = this.o.redactor.scan(this.buf.subarray(0, len), last);
@@ -147,21 +160,34 @@ export class Copier {
   }
 
   private rawFds = new Map<number, number>();
-  private rawFd(i: number): number {
+  /** raw/<i>.log, opened once and never through a link (null: not there yet; throws UnsafeFile). */
+  private rawFd(i: number): number | null {
     let fd = this.rawFds.get(i);
     if (fd === undefined) {
       for (const [k, f] of this.rawFds) { closeSync(f); this.rawFds.delete(k); }
-      fd = openSync(this.raw(i), 'r');
+      const got = openInJob(this.o.dir, `raw/${i}.log`);
+      if (got === null) return null;
+      fd = got;
       this.rawFds.set(i, fd);
     }
     return fd;
+  }
+
+  private rawSize(i: number): number | null {
+    const fd = this.rawFd(i);
+    return fd === null ? null : fstatSync(fd).size;
   }
 
   /** The stored log of command i, opened for appending (created empty, so the tail sees it exist). */
   private open(i: number): number {
     if (this.fd !== null && this.fdCmd === i) return this.fd;
     this.closeFd();
-    this.fd = openSync(this.stored(i), 'a', 0o600);
+    const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+    try { this.fd = openSync(this.stored(i), flags, 0o600); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+      unlinkSync(this.stored(i)); // a link the job put where the stored log goes: removed, never written through
+      this.fd = openSync(this.stored(i), flags, 0o600);
+    }
     this.fdCmd = i;
     return this.fd;
   }
@@ -202,17 +228,26 @@ export class Copier {
     if (!saved) return;
     this.p = saved;
     const path = this.stored(saved.cmd);
-    try { if (statSync(path).size > saved.log) truncateSync(path, saved.log); } catch { /* not there */ }
+    try { const st = lstatSync(path); if (st.isFile() && st.size > saved.log) truncateSync(path, saved.log); } catch { /* not there */ }
   }
 
   /** outputs.env is written by the job itself: a secret it wrote there must not stay on disk. */
   private redactOutputs(): void {
     const file = join(this.o.dir, 'outputs.env');
-    let text: string;
-    try { text = readFileSync(file, 'utf8'); } catch { return; }
+    const text = readInJobOr(this.o.dir, 'outputs.env', this.unsafe);
+    if (text === null) return;
     const red = this.o.redactor.redactString(text);
-    if (red !== text) writeFileSync(file, red, { mode: 0o600 });
+    if (red === text) return;
+    const tmp = file + '.tmp';
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, red, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file); // replaces the name, never writes through a link
   }
+}
+
+/** Whether a name exists, without following it. */
+function lexists(path: string): boolean {
+  try { lstatSync(path); return true; } catch { return false; }
 }
 
 /** write() until every byte is written (a write may take only part). */

@@ -6,7 +6,7 @@
 // `eof`) before the last redacted byte is in logs/. Jobs without secrets pass at once (their runner
 // writes logs/ directly); for them the log cap is applied here, by truncating with a marker line.
 // Not here: copying (copier.ts), redaction (redactor.ts).
-import { existsSync, openSync, closeSync, truncateSync, writeSync, statSync } from 'node:fs';
+import { existsSync, openSync, closeSync, truncateSync, writeSync, lstatSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { Copier, capMarker } from './copier.ts';
 import { jobSecrets } from '../scheduler/prepare.ts';
@@ -113,6 +113,7 @@ export class CopierPool implements LogGate {
     if (!result) return;
     const dir = copier.dir;
     result.commands.forEach((c, i) => { c.log_size = sizeOf(join(dir, 'logs', `${i}.log`)); });
+    if (copier.unsafe.length) result.unsafe = [...(result.unsafe ?? []), ...copier.unsafe];
     const r = copier.redactor;
     for (const k of Object.keys(result.outputs)) result.outputs[k] = r.redactString(result.outputs[k]!);
   }
@@ -140,12 +141,13 @@ export function capLogs(dir: string, sizes: number[], max: number): number[] {
   let marked = false;
   return sizes.map((size, i) => {
     const path = join(dir, 'logs', `${i}.log`);
+    if (!isRegular(path)) return 0; // a link the job left: never cut or written through (runner/meta.ts replaced it)
     if (marked) { if (size > 0) truncateSync(path, 0); return 0; }
     if (used + size <= max) { used += size; return size; }
     const keep = max - used;
     truncateSync(path, keep);
     const mark = capMarker(max);
-    const fd = openSync(path, 'a');
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
     try { writeSync(fd, mark); } finally { closeSync(fd); }
     marked = true;
     return keep + mark.length;
@@ -153,5 +155,9 @@ export function capLogs(dir: string, sizes: number[], max: number): number[] {
 }
 
 function sizeOf(path: string): number {
-  try { return statSync(path).size; } catch { return 0; }
+  try { const st = lstatSync(path); return st.isFile() ? st.size : 0; } catch { return 0; }
+}
+
+function isRegular(path: string): boolean {
+  try { return lstatSync(path).isFile(); } catch { return false; }
 }

@@ -27,7 +27,7 @@ import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
-import { endTimeOf } from './end-time.ts';
+import { endTimeOf, verdictOf } from './runner-report.ts';
 
 /** queued jobs read per group and start (a start usually takes the first; each row read costs) */
 const FIRST_WINDOW = 8;
@@ -352,7 +352,7 @@ export class Engine {
     let message: string | null = null;
     if (job.stop_reason === 'canceled') { status = 'canceled'; reason = 'canceled'; message = 'canceled by request'; }
     else if (job.stop_reason === 'timeout') { status = 'failed'; reason = 'timeout'; message = `timed out after ${this.timeoutOf(job)} ms`; }
-    else if (outcome) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
+    else if ((outcome = verdictOf(r) ?? outcome)) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
     else if (r.rc === 0) status = 'succeeded';
     else if (r.rc === null) {
       status = 'failed'; reason = lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
