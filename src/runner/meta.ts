@@ -15,11 +15,12 @@ export function fileSize(path: string): number {
   return sizeInJob(path, '');
 }
 
-export function readMarkers(dir: string, unsafe: string[] = []): { rc: number | null; pid: number | null } {
+export function readMarkers(dir: string, unsafe: string[] = []): { rc: number | null; pid: number | null; refused?: { reason: string; message: string } } {
   const out = readInJobOr(dir, 'job.out', unsafe) ?? '';
   const rc = /__DROVER_RC=(\d+)/.exec(out);
   const pid = /__DROVER_PID=(\d+)/.exec(out);
-  return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null };
+  const refused = /^__DROVER_REFUSED=(workspace_escape) (.*)$/m.exec(out);
+  return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null, ...(refused ? { refused: { reason: refused[1]!, message: refused[2]! } } : {}) };
 }
 
 /** CPU seconds of the job, from the `__DROVER_TIMES <self user> <self sys>\n<children user> <children sys>`
@@ -70,7 +71,9 @@ export function readJobResult(dir: string, commandCount: number): JobResult {
   const commands: CommandResult[] = [];
   for (let i = 0; i < commandCount; i++) commands.push(readCommandResult(dir, i, unsafe));
   const outputsText = readInJobOr(dir, 'outputs.env', unsafe);
-  const r: JobResult = { rc: readMarkers(dir, unsafe).rc, commands, outputs: outputsText ? parseOutputs(outputsText) : {} };
+  const markers = readMarkers(dir, unsafe);
+  const r: JobResult = { rc: markers.rc, commands, outputs: outputsText ? parseOutputs(outputsText) : {} };
+  if (markers.refused) r.refused = markers.refused;
   if (unsafe.length) r.unsafe = unsafe;
   return r;
 }
