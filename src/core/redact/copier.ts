@@ -4,7 +4,9 @@
 // ws/tail.ts), it reads each raw file from where it left off, and hands the redactor what it has:
 // bytes that may be the start of a secret continuing in the next write stay in raw/ and are offered
 // again with what follows. Commands run one after another, so raw/<n>.log is final once
-// raw/<n+1>.log exists (or the job has ended: drain()). Progress (command, raw offset, stored size)
+// raw/<n+1>.log exists (or the job has ended: drain()). The whole-job log is the commands' logs one
+// after another, so the tail of one command is redacted together with the head of the next
+// (Redactor.splitAt): a secret printed half by each is one marker at the end of the first's log. Progress (command, raw offset, stored size)
 // is kept in raw.progress after each append, so a restarted server resumes exactly: it truncates the
 // stored log to the recorded size and re-reads raw from the recorded offset.
 // The per-job log cap (--max-log-size) is enforced here: past it, one marker line, the rest dropped.
@@ -135,23 +137,32 @@ export class Copier {
           this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
           continue;
         }
-        const done = final || lexists(this.raw(i + 1));
+        const next = i + 1 < this.o.commandCount && lexists(this.raw(i + 1));
+        const done = final || next;
         if (done) size = this.rawSize(i)!; // what the finished command left, all of it
         const fd = this.open(i);
         while (this.p.raw < size && budget > 0) {
           const len = readSync(this.rawFd(i)!, this.buf, 0, Math.min(this.chunk, size - this.p.raw), this.p.raw);
           if (len <= 0) break;
-          const last = done && this.p.raw + len >= size;
+          // the tail of a command followed by another is decided together with the next one's head
+          const last = done && !next && this.p.raw + len >= size;
           const { out, consumed } = this.o.redactor.scan(this.buf.subarray(0, len), last);
           this.write(fd, out);
           this.p.raw += consumed;
           budget -= Math.max(consumed, 1);
           if (consumed === 0) break; // only a possible secret's start so far: wait for more
         }
-        if (this.p.raw < size) return budget <= 0;
+        let to = { cmd: i + 1, raw: 0 };
+        if (this.p.raw < size) {
+          if (budget <= 0) return true;
+          if (!done || !next) return false;
+          const at = this.acrossBoundary(i, size, final);
+          if (at === null) return false; // wait for more of the next commands' output
+          to = at;
+        }
         if (!done) break;
         this.closeFd();
-        this.p = { ...this.p, cmd: i + 1, raw: 0, log: 0 };
+        this.p = { ...this.p, cmd: to.cmd, raw: to.raw, log: 0 };
       }
       return false;
     } finally {
@@ -171,6 +182,43 @@ export class Copier {
       this.rawFds.set(i, fd);
     }
     return fd;
+  }
+
+  /**
+   * Command i is done and a later one has begun: its held-back tail is redacted together with the start
+   * of what follows (the next commands' output, enough to decide any pattern that starts in the tail).
+   * Writes the tail to logs/<i>; returns where copying goes on — past the bytes that a secret across the
+   * boundary took (their commands' logs stay empty) — or null while too little follows to decide.
+   */
+  private acrossBoundary(i: number, size: number, final: boolean): { cmd: number; raw: number } | null {
+    const tail = Buffer.allocUnsafe(size - this.p.raw);
+    const got = readSync(this.rawFd(i)!, tail, 0, tail.length, this.p.raw);
+    const need = this.o.redactor.maxLen;
+    const pieces: { cmd: number; bytes: Buffer }[] = [];
+    let have = 0;
+    let more = false; // a command that may still print (before `need` bytes were found)
+    for (let j = i + 1; j < this.o.commandCount && have < need; j++) {
+      let size = 0;
+      try { size = this.rawSize(j) ?? 0; } catch { /* not the job's own file: the next pass reports it */ }
+      const bytes = Buffer.allocUnsafe(Math.min(size, need - have));
+      const n = bytes.length ? readSync(this.rawFd(j)!, bytes, 0, bytes.length, 0) : 0;
+      pieces.push({ cmd: j, bytes: bytes.subarray(0, n) });
+      have += n;
+      const done = final || (j + 1 < this.o.commandCount && lexists(this.raw(j + 1)));
+      if (!done) { more = have < need; break; }
+    }
+    const { head, skip, pending } = this.o.redactor.splitAt(Buffer.concat([tail.subarray(0, got), ...pieces.map((p) => p.bytes)]), got);
+    if (pending && more) return null; // what command j prints next decides it: wait
+    this.write(this.open(i), head);
+    this.p.raw = size;
+    let left = skip;
+    for (const p of pieces) {
+      if (left < p.bytes.length || p === pieces[pieces.length - 1]) return { cmd: p.cmd, raw: left };
+      left -= p.bytes.length;
+      this.closeFd();
+      this.open(p.cmd); // swallowed whole by the marker: its stored log exists, empty
+    }
+    return { cmd: i + 1, raw: 0 };
   }
 
   private rawSize(i: number): number | null {
