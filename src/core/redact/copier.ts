@@ -96,6 +96,7 @@ export class Copier {
     rmSync(join(this.o.dir, 'raw'), { recursive: true, force: true });
     rmSync(this.progressFile, { force: true });
     rmSync(join(this.o.dir, '.secrets'), { force: true });
+    rmSync(join(this.o.dir, 'secrets.sealed'), { force: true }); // pool.ts: kept only until the log is final
     this.redactOutputs();
   }
 

@@ -6,7 +6,8 @@
 // `eof`) before the last redacted byte is in logs/. Jobs without secrets pass at once (their runner
 // writes logs/ directly); for them the log cap is applied here, by truncating with a marker line.
 // Not here: copying (copier.ts), redaction (redactor.ts).
-import { existsSync, openSync, closeSync, truncateSync, writeSync, lstatSync, constants } from 'node:fs';
+import { existsSync, openSync, closeSync, truncateSync, writeSync, lstatSync, rmSync, writeFileSync, renameSync, constants } from 'node:fs';
+import { readInJob } from '../../runner/safe-open.ts';
 import { join } from 'node:path';
 import { Copier, capMarker } from './copier.ts';
 import { jobSecrets } from '../scheduler/prepare.ts';
@@ -59,13 +60,17 @@ export class CopierPool implements LogGate {
   resume(jobs: { jobId: string; dir: string; commandCount: number; secretNames: string[] }[]): void {
     for (const j of jobs) {
       if (this.copiers.has(j.jobId) || this.draining.has(j.jobId) || !existsSync(join(j.dir, 'raw'))) continue;
-      this.add(j.jobId, j.dir, j.commandCount, this.o.secrets.values(j.secretNames));
+      // the values the job started with (a secret rotated since is still in its output), plus today's
+      const started = startedWith(this.o.secrets, j.dir, this.o.log);
+      this.add(j.jobId, j.dir, j.commandCount, started ?? this.o.secrets.values(j.secretNames));
     }
   }
 
   started(job: PreparedJob): void {
     if (!job.rawLogs) return;
-    this.add(job.id, job.dir, job.commandCount, jobSecrets(job) ?? {});
+    const values = jobSecrets(job) ?? {};
+    keepSealed(this.o.secrets, job.dir, values, this.o.log);
+    this.add(job.id, job.dir, job.commandCount, values);
   }
 
   private add(jobId: string, dir: string, commandCount: number, values: Record<string, string>): void {
@@ -133,6 +138,32 @@ export class CopierPool implements LogGate {
       this.o.log?.warn('could not apply the log cap', { jobId, err: String(err) });
     }
   }
+}
+
+/** secrets.sealed: the values a job started with, encrypted under the secrets key, kept in its folder
+ *  until its log is final (copier.drain removes it), so a copier resumed after a restart or a takeover
+ *  still redacts a value rotated away while the job ran. */
+export const SEALED_FILE = 'secrets.sealed';
+
+function keepSealed(secrets: SecretsView, dir: string, values: Record<string, string>, log?: Logger): void {
+  if (!secrets.seal || !Object.keys(values).length) return;
+  try {
+    const tmp = join(dir, `${SEALED_FILE}.tmp`);
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, secrets.seal(values), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, join(dir, SEALED_FILE));
+  } catch (err) {
+    log?.warn('could not keep the job\'s secret values sealed beside it; a copier resumed later redacts with the current values only', { dir, err: String(err) });
+  }
+}
+
+function startedWith(secrets: SecretsView, dir: string, log?: Logger): Record<string, string> | null {
+  let text: string | null = null;
+  try { text = readInJob(dir, SEALED_FILE); } catch (err) { log?.warn('ignored the sealed secrets file of a job', { dir, err: String(err) }); }
+  if (text === null || !secrets.unseal) return null;
+  const values = secrets.unseal(text);
+  if (!values) log?.warn('the sealed secrets of a job do not open with secrets.key; redacting with the current values only', { dir });
+  return values;
 }
 
 /** Cuts the job's logs (one after another) at `max` bytes in all, with one marker line; returns the new sizes. */
