@@ -21,7 +21,7 @@ test('a late end of attempt 1 leaves attempt 2\'s copier running', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-attempts-'));
   mkdirSync(join(dir, 'raw')); mkdirSync(join(dir, 'logs'));
   const pool = new CopierPool({ secrets, maxLogSize: null, dirOf: () => dir });
-  const job = (attempt: number): PreparedJob => ({ id: 'j_x', runId: 'r_x', attempt, name: 'job', dir, script: join(dir, 'job.sh'), workdir: dir, commandCount: 1, resources: {}, env: {}, timeoutMs: null, rawLogs: true });
+  const job = (attempt: number): PreparedJob => ({ id: 'j_x', runId: 'r_x', attempt, name: 'job', dir, script: join(dir, 'job.sh'), workdir: dir, commandCount: 1, resources: { fallback: 'cpu' }, env: {}, timeoutMs: null, rawLogs: true });
   pool.started(job(2));
   writeFileSync(join(dir, 'raw', '0.log'), `second attempt ${values.TOK}\n`);
   const lateEnd: Observation = { jobId: 'j_x', attempt: 1, state: 'exited', result: { rc: 1, commands: [{ exit_code: 1, started_at: null, ended_at: null, log_size: 0 }], outputs: {} } };
