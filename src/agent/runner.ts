@@ -17,6 +17,7 @@ import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
 import { openInJob, readInJob } from '../runner/safe-open.ts';
 import { Redactor } from '../core/redact/redactor.ts';
+import { jobEnv } from '../runner/job-env.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
@@ -48,7 +49,7 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
     copier = new Copier({ dir, commandCount: job.commands, redactor, maxLogSize: null }).start();
   }
   const proc = Bun.spawn(['bash', join(dir, 'job.sh')], {
-    cwd: dir, env: { ...process.env, ...claim.env, DROVER_JOB_DIR: dir }, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
+    cwd: dir, env: jobEnv(process.env, { ...claim.env, DROVER_JOB_DIR: dir }), // never the agent's own token stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
   });
   await supervise(api, { job, lease, secrets: secrets.length > 0 }, dir, { pid: proc.pid, exited: proc.exited.then(() => {}) }, copier, redactor, log);
 }
