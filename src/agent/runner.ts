@@ -1,16 +1,23 @@
-// Runs one claimed job on the agent's machine: the server's portable job.sh in a local folder,
-// heartbeats on their own timer (a few misses are tolerated; a 409 means the lease is gone and the
-// job is stopped), log chunks shipped by byte offset, and one completion with the lease token.
+// Runs one claimed job on the agent's machine: the server's portable job.sh in a local folder (the
+// spool), heartbeats on their own timer (a few misses are tolerated; a 409 means the lease is gone and
+// the job is stopped), log chunks shipped by byte offset, and one completion with the lease token.
 // A job with secrets gets their values in the claim: they go to a 0600 .secrets file that job.sh
 // sources and deletes, its output to raw/, and a local redacting copier makes logs/ from it — so
 // what is uploaded (logs and outputs) is already redacted.
-import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
+// The completion carries each command's log size: while the server's stored log is shorter (output
+// printed while it was down), it answers 409 log_incomplete with the sizes it has, and the agent sends
+// the rest from its spool and completes again. The claim (lease included, secrets never) is kept in
+// the spool as claim.json until the completion is answered, so an agent restarted on the same
+// --work-dir picks its jobs up again (resumeSpool): it waits for the job to end, ships, completes.
+import { mkdirSync, writeFileSync, readSync, fstatSync, closeSync, rmSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJobResult, readCpuTimes } from '../runner/meta.ts';
+import { readJobResult, readCpuTimes, readMarkers } from '../runner/meta.ts';
 import { killGroup } from '../plugins/local/proc.ts';
 import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
+import { openInJob, readInJob } from '../runner/safe-open.ts';
 import { Redactor } from '../core/redact/redactor.ts';
+import { jobEnv } from '../runner/job-env.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
@@ -21,6 +28,9 @@ export interface Claim {
   secrets?: Record<string, string>;
 }
 
+/** What the spool keeps of a claim (claim.json): enough to finish the job after a restart, no secret. */
+interface Kept { job: Claim['job']; lease: Claim['lease']; secrets: boolean }
+const CLAIM_FILE = 'claim.json';
 
 export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log: (m: string) => void): Promise<void> {
   const { job, lease } = claim;
@@ -29,6 +39,7 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   mkdirSync(join(dir, 'meta'), { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'job.sh'), claim.script, { mode: 0o700 });
   const secrets = Object.entries(claim.secrets ?? {});
+  keep(dir, { job, lease, secrets: secrets.length > 0 });
   const redactor = new Redactor(secrets.map(([name, value]) => ({ name, value })));
   let copier: Copier | null = null;
   if (secrets.length) {
@@ -38,16 +49,52 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
     copier = new Copier({ dir, commandCount: job.commands, redactor, maxLogSize: null }).start();
   }
   const proc = Bun.spawn(['bash', join(dir, 'job.sh')], {
-    cwd: dir, env: { ...process.env, ...claim.env, DROVER_JOB_DIR: dir }, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
+    cwd: dir, env: jobEnv(process.env, { ...claim.env, DROVER_JOB_DIR: dir }), // never the agent's own token stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
   });
+  await supervise(api, { job, lease, secrets: secrets.length > 0 }, dir, { pid: proc.pid, exited: proc.exited.then(() => {}) }, copier, redactor, log);
+}
+
+/** After a restart: finish every job the spool still holds a claim for (jobs with secrets cannot be: their values are gone). */
+export function resumeSpool(api: AgentApi, workDir: string, log: (m: string) => void): Promise<void>[] {
+  let names: string[];
+  try { names = readdirSync(workDir); } catch { return []; }
+  const out: Promise<void>[] = [];
+  for (const name of names) {
+    const dir = join(workDir, name);
+    let kept: Kept;
+    try { kept = JSON.parse(readInJob(dir, CLAIM_FILE) ?? 'null') as Kept; } catch { continue; }
+    if (!kept?.job?.id || !kept.lease?.token) continue;
+    if (kept.secrets) {
+      log(`job ${kept.job.id}: left by a previous agent, but its secrets are gone with it; leaving it to its lease`);
+      rmSync(join(dir, CLAIM_FILE), { force: true });
+      continue;
+    }
+    log(`job ${kept.job.id}: resuming from the spool (${dir})`);
+    out.push(supervise(api, kept, dir, watchPid(dir), null, new Redactor([]), log).catch((e) => log(`job ${kept.job.id}: resume failed: ${e}`)));
+  }
+  return out;
+}
+
+/** A job this process did not start: ended once its runner printed the exit marker, or its pid is gone. */
+function watchPid(dir: string): { pid: number | null; exited: Promise<void> } {
+  const pid = readMarkers(dir).pid;
+  const alive = () => { if (pid === null) return false; try { process.kill(pid, 0); return true; } catch { return false; } };
+  return {
+    pid,
+    exited: (async () => { while (readMarkers(dir).rc === null && alive()) await Bun.sleep(200); })(),
+  };
+}
+
+async function supervise(api: AgentApi, kept: Kept, dir: string, proc: { pid: number | null; exited: Promise<void> }, copier: Copier | null, redactor: Redactor, log: (m: string) => void): Promise<void> {
+  const { job, lease } = kept;
   let leaseLost = false;
   let stopping = false;
   const stop = (why: string) => {
-    if (stopping) return;
+    if (stopping || proc.pid === null) return;
     stopping = true;
     log(`stopping job ${job.id}: ${why}`);
     killGroup(proc.pid, 'SIGTERM');
-    setTimeout(() => killGroup(proc.pid, 'SIGKILL'), 5000).unref();
+    setTimeout(() => killGroup(proc.pid!, 'SIGKILL'), 5000).unref();
   };
   const beat = setInterval(async () => {
     const r = await api.post(`/jobs/${job.id}/heartbeat`, { lease_token: lease.token }).catch(() => null);
@@ -58,48 +105,81 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
 
   const shipped = new Array<number>(job.commands).fill(0);
   let shipping = false;
-  const ship = async () => {
-    if (shipping || leaseLost) return;
+  /** Sends what the server lacks; true once every command's log is stored whole. */
+  const ship = async (): Promise<boolean> => {
+    if (shipping || leaseLost) return false;
     shipping = true;
+    let whole = true;
     try {
       for (let i = 0; i < job.commands; i++) {
-        const chunk = readFrom(join(dir, 'logs', `${i}.log`), shipped[i]!);
-        if (!chunk.length) continue;
-        const r = await api.postBytes(`/jobs/${job.id}/logs?command=${i}&offset=${shipped[i]}`, chunk, lease.token).catch(() => null);
-        if (r?.status === 200) shipped[i] = (r.body as { size: number }).size;
-        else if (r?.status === 409 && (r.body as any)?.error?.details?.code === 'log_gap') shipped[i] = (r.body as any).error.details.size;
-        else if (r?.status === 409) leaseLost = true;
+        for (;;) {
+          const chunk = readFrom(dir, `logs/${i}.log`, shipped[i]!);
+          if (!chunk.length) break;
+          const r = await api.postBytes(`/jobs/${job.id}/logs?command=${i}&offset=${shipped[i]}`, chunk, lease.token).catch(() => null);
+          if (r?.status === 200) shipped[i] = (r.body as { size: number }).size;
+          else if (r?.status === 409 && (r.body as any)?.error?.details?.code === 'log_gap') shipped[i] = (r.body as any).error.details.size;
+          else { if (r?.status === 409) leaseLost = true; whole = false; break; } // server away (or the lease gone): later
+        }
       }
     } finally { shipping = false; }
+    return whole && !leaseLost;
   };
   const shipper = setInterval(ship, 250);
   await proc.exited;
   clearInterval(shipper);
   while (shipping) await Bun.sleep(20);
   if (copier) await copier.drain(); // the rest of raw/, redacted, into logs/; raw/ and .secrets removed
-  await ship();
-  clearInterval(beat);
-  if (leaseLost) { log(`job ${job.id}: lease lost; not completing`); return; }
+  // read the end first: a log the job replaced with a link becomes a warning line, which is what ships
   const result = readJobResult(dir, job.commands);
+  await ship();
   for (const k of Object.keys(result.outputs)) result.outputs[k] = redactor.redactString(result.outputs[k]!);
   const cpu = readCpuTimes(dir) ?? undefined;
-  const body = { lease_token: lease.token, commands: result.commands.map((c) => ({ exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })), outputs: result.outputs, cpu };
-  for (let attempt = 0; ; attempt++) {
-    const r = await api.post(`/jobs/${job.id}/complete`, body).catch(() => null);
-    if (r && (r.status === 200 || r.status === 409 || r.status === 404)) {
-      log(r.status === 200 ? `job ${job.id} completed (rc ${result.rc})` : `job ${job.id}: completion refused (${r.status})`);
-      return;
+  const logs = Array.from({ length: job.commands }, (_, i) => sizeOf(dir, i));
+  const failure = result.refused ?? (result.unsafe?.length ? { reason: 'unsafe_file', message: `the job replaced files drover reads with links or other files: ${result.unsafe.join('; ')}`.slice(0, 4000) } : undefined);
+  const body = { lease_token: lease.token, commands: result.commands.map((c) => ({ exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at })), outputs: result.outputs, cpu, logs, ...(failure ? { failure } : {}) };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (leaseLost) { log(`job ${job.id}: lease lost; not completing`); return; }
+      await ship(); // whatever the server missed (it may have been down while the job printed)
+      const r = await api.post(`/jobs/${job.id}/complete`, body).catch(() => null);
+      if (r?.status === 409 && (r.body as any)?.error?.code === 'log_incomplete') {
+        const sizes = (r.body as any).error.details.sizes as number[];
+        sizes.forEach((n, i) => { if (i < shipped.length) shipped[i] = n; }); // resend from what it has
+        log(`job ${job.id}: the server's log is incomplete (${sizes.join(', ')} bytes); sending the rest`);
+        continue;
+      }
+      if (r && (r.status === 200 || r.status === 409 || r.status === 404)) {
+        log(r.status === 200 ? `job ${job.id} completed (rc ${result.rc})` : `job ${job.id}: completion refused (${r.status})`);
+        return;
+      }
+      await Bun.sleep(backoff(attempt));
     }
-    await Bun.sleep(backoff(attempt));
+  } finally {
+    clearInterval(beat);
+    rmSync(join(dir, CLAIM_FILE), { force: true }); // answered (or given up): nothing to resume
   }
+}
+
+function keep(dir: string, k: Kept): void {
+  const tmp = join(dir, `${CLAIM_FILE}.tmp`);
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, JSON.stringify(k), { mode: 0o600, flag: 'wx' });
+  renameSync(tmp, join(dir, CLAIM_FILE));
+}
+
+function sizeOf(dir: string, i: number): number {
+  let fd: number | null = null;
+  try { fd = openInJob(dir, `logs/${i}.log`); return fd === null ? 0 : fstatSync(fd).size; } catch { return 0; } finally { if (fd !== null) closeSync(fd); }
 }
 
 /** Exponential backoff with full jitter, capped at 10 s. */
 export const backoff = (attempt: number) => Math.random() * Math.min(10_000, 250 * 2 ** attempt);
 
-function readFrom(path: string, offset: number): Uint8Array {
-  let fd: number;
-  try { fd = openSync(path, 'r'); } catch { return new Uint8Array(0); }
+/** Up to 1 MiB of a log from `offset`; never through a link the job left (runner/safe-open.ts). */
+function readFrom(dir: string, rel: string, offset: number): Uint8Array {
+  let fd: number | null;
+  try { fd = openInJob(dir, rel); } catch { fd = null; }
+  if (fd === null) return new Uint8Array(0);
   try {
     const size = fstatSync(fd).size;
     const len = Math.min(size - offset, 1 << 20);

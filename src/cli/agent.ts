@@ -1,12 +1,13 @@
 // `drover agent --server URL [--token-file F] [--executors agent] [--pool P] [--cpus N]`: pulls jobs
 // from a drover server and runs them here. Reconnects with backoff and jitter while the server is
-// away and keeps running its jobs meanwhile; SIGTERM stops claiming and lets running jobs finish.
+// away and keeps running its jobs meanwhile; SIGTERM stops claiming and lets running jobs finish. Jobs
+// an earlier agent left in the same --work-dir (its spool) are resumed first (agent/runner.ts).
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, parseArgs, flagHelp } from './args.ts';
 import { agentApi } from '../agent/api.ts';
-import { runClaim, backoff, type Claim } from '../agent/runner.ts';
+import { runClaim, resumeSpool, backoff, type Claim } from '../agent/runner.ts';
 
 const FLAGS = {
   server: { type: 'string', value: 'URL', help: 'the drover server (else DROVER_URL)' },
@@ -40,6 +41,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => { stopping = true; log('SIGTERM: no new claims; finishing running jobs'); });
   process.on('SIGINT', () => { stopping = true; });
   log(`claiming ${executors.join(',')} jobs${f.pool ? ` of pool ${f.pool}` : ''} from ${server}, ${slots} at once, in ${workDir}`);
+  // jobs a previous agent on this --work-dir left running or unfinished: see them to their completion
+  for (const p of resumeSpool(api, workDir, log)) { const q: Promise<void> = p.finally(() => { running.delete(q); }); running.add(q); }
   let failures = 0;
   while (!stopping) {
     if (running.size >= slots) { await Promise.race(running); continue; }

@@ -5,13 +5,14 @@ export type ErrorCode =
   | 'invalid_spec' | 'invalid_request' | 'invalid_json' | 'workspace_escape' | 'rejected_by_validator'
   | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'illegal_transition' | 'idempotency_conflict'
   | 'payload_too_large' | 'too_many_runs' | 'storage_unavailable' | 'shutting_down' | 'unknown_executor' | 'rate_limited'
+  | 'log_incomplete'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_spec: 400, invalid_request: 400, invalid_json: 400, workspace_escape: 400, rejected_by_validator: 400,
   unknown_executor: 400, too_many_runs: 400,
   unauthorized: 401, forbidden: 403, not_found: 404,
-  conflict: 409, illegal_transition: 409, idempotency_conflict: 409,
+  conflict: 409, illegal_transition: 409, idempotency_conflict: 409, log_incomplete: 409,
   payload_too_large: 413, rate_limited: 429, storage_unavailable: 503, shutting_down: 503, internal: 500,
 };
 
@@ -27,7 +28,7 @@ export class DroverError extends Error {
 export type FailureReason =
   | 'exit_code' | 'timeout' | 'lost' | 'canceled' | 'missing_workspace' | 'missing_run_folder'
   | 'workspace_escape' | 'rejected_by_validator' | 'upstream_failed' | 'spawn_failed' | 'executor_unavailable'
-  | 'output_conflict' | 'interpolation_failed' | `slurm:${string}` | 'no_gpu_detected' | 'missing_secret';
+  | 'output_conflict' | 'interpolation_failed' | 'unsafe_file' | `slurm:${string}` | 'no_gpu_detected' | 'missing_secret';
 
 const STORAGE_CODES = /SQLITE_(FULL|READONLY|IOERR|CANTOPEN)|ENOSPC|EROFS|EDQUOT|disk I\/O error|database or disk is full|readonly database|read-only file system|no space left/i;
 

@@ -140,7 +140,13 @@ export interface PreparedJob {
 export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; startTime?: number; [k: string]: unknown }
 
 export interface CommandResult { exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
-export interface JobResult { rc: number | null; commands: CommandResult[]; outputs: Record<string, string> }
+export interface JobResult {
+  rc: number | null; commands: CommandResult[]; outputs: Record<string, string>;
+  /** files in the job folder that were not the runner's regular files (links…): ignored, and the job fails unsafe_file */
+  unsafe?: string[];
+  /** the runner refused to start the commands (workspace_escape: the workdir resolved outside the root) */
+  refused?: { reason: string; message: string };
+}
 
 /** What an executor reports: a job that has ended (with its result files read), or is still alive. */
 /** How an attempt ended when the executor knows better than the exit code (Slurm's CANCELLED, TIMEOUT, NODE_FAIL…). */

@@ -1,24 +1,26 @@
 // Reads what job.sh left behind: per-command meta files, log sizes, outputs.env and the
 // `__DROVER_RC=` / `__DROVER_PID=` / `__DROVER_TIMES` marker lines in job.out. Missing files mean "did not run".
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Every file is opened through safe-open.ts: one the job replaced with a link (or anything but a
+// regular file of its own) is ignored, listed in the result's `unsafe`, and a log so replaced becomes
+// a regular file holding only a warning line — the job then fails with reason unsafe_file.
+import { unlinkSync, lstatSync, mkdirSync, writeFileSync, closeSync } from 'node:fs';
+import { join, dirname } from 'node:path';
 import type { JobResult, CommandResult } from '../core/ports.ts';
+import { readInJobOr, sizeInJob, openInJob, UnsafeFile } from './safe-open.ts';
 
 const epochToIso = (v: unknown): string | null => (typeof v === 'number' && Number.isFinite(v) ? new Date(Math.round(v * 1000)).toISOString() : null);
 
-function readText(path: string): string | null {
-  try { return readFileSync(path, 'utf8'); } catch { return null; }
-}
-
+/** Size of a regular file (a link or anything else counts as empty: it is never served). */
 export function fileSize(path: string): number {
-  try { return statSync(path).size; } catch { return 0; }
+  return sizeInJob(path, '');
 }
 
-export function readMarkers(dir: string): { rc: number | null; pid: number | null } {
-  const out = readText(join(dir, 'job.out')) ?? '';
+export function readMarkers(dir: string, unsafe: string[] = []): { rc: number | null; pid: number | null; refused?: { reason: string; message: string } } {
+  const out = readInJobOr(dir, 'job.out', unsafe) ?? '';
   const rc = /__DROVER_RC=(\d+)/.exec(out);
   const pid = /__DROVER_PID=(\d+)/.exec(out);
-  return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null };
+  const refused = /^__DROVER_REFUSED=(workspace_escape) (.*)$/m.exec(out);
+  return { rc: rc ? Number(rc[1]) : null, pid: pid ? Number(pid[1]) : null, ...(refused ? { refused: { reason: refused[1]!, message: refused[2]! } } : {}) };
 }
 
 /** CPU seconds of the job, from the `__DROVER_TIMES <self user> <self sys>\n<children user> <children sys>`
@@ -32,7 +34,7 @@ export function formatCpuTimes(t: CpuTimes): string {
 }
 
 export function readCpuTimes(dir: string): CpuTimes | null {
-  const out = readText(join(dir, 'job.out'));
+  const out = readInJobOr(dir, 'job.out', []);
   const t = '(\\d+)m(\\d+(?:[.,]\\d+)?)s';
   const m = out ? new RegExp(`__DROVER_TIMES ${t} ${t}\\s+${t} ${t}`).exec(out) : null;
   if (!m) return null;
@@ -40,9 +42,9 @@ export function readCpuTimes(dir: string): CpuTimes | null {
   return { user: sec(1), sys: sec(3), children_user: sec(5), children_sys: sec(7) };
 }
 
-export function readCommandResult(dir: string, i: number): CommandResult {
-  const log_size = fileSize(join(dir, 'logs', `${i}.log`));
-  const text = readText(join(dir, 'meta', `${i}.json`));
+export function readCommandResult(dir: string, i: number, unsafe: string[] = []): CommandResult {
+  const log_size = checkedLogSize(dir, i, unsafe);
+  const text = readInJobOr(dir, `meta/${i}.json`, unsafe);
   if (!text) return { exit_code: null, started_at: null, ended_at: null, log_size };
   try {
     const m = JSON.parse(text) as { exit_code?: number; started_at?: number; ended_at?: number };
@@ -65,8 +67,41 @@ export function parseOutputs(text: string): Record<string, string> {
 }
 
 export function readJobResult(dir: string, commandCount: number): JobResult {
+  const unsafe: string[] = [];
   const commands: CommandResult[] = [];
-  for (let i = 0; i < commandCount; i++) commands.push(readCommandResult(dir, i));
-  const outputsText = readText(join(dir, 'outputs.env'));
-  return { rc: readMarkers(dir).rc, commands, outputs: outputsText ? parseOutputs(outputsText) : {} };
+  for (let i = 0; i < commandCount; i++) commands.push(readCommandResult(dir, i, unsafe));
+  const outputsText = readInJobOr(dir, 'outputs.env', unsafe);
+  const markers = readMarkers(dir, unsafe);
+  const r: JobResult = { rc: markers.rc, commands, outputs: outputsText ? parseOutputs(outputsText) : {} };
+  if (markers.refused) r.refused = markers.refused;
+  if (unsafe.length) r.unsafe = unsafe;
+  return r;
 }
+
+/** The size of logs/<i>.log; one that is not the runner's regular file is replaced by a warning line. */
+function checkedLogSize(dir: string, i: number, unsafe: string[]): number {
+  const rel = `logs/${i}.log`;
+  try {
+    const fd = openInJob(dir, rel);
+    if (fd !== null) closeQuietly(fd);
+    return sizeInJob(dir, rel);
+  } catch (err) {
+    if (!(err instanceof UnsafeFile)) return 0;
+    unsafe.push(err.message);
+    return replaceWithWarning(dir, rel, err);
+  }
+}
+
+/** Removes the link (never what it points to) and leaves a regular file that says why. */
+export function replaceWithWarning(dir: string, rel: string, bad: UnsafeFile): number {
+  const text = `[drover: ${bad.message}]\n`;
+  try {
+    if (lstatSync(join(dir, bad.rel)).isDirectory()) return 0; // a folder where a file belongs: serve nothing
+    unlinkSync(join(dir, bad.rel)); // the link itself; unlink never follows it
+    if (bad.rel !== rel) mkdirSync(join(dir, dirname(rel)), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, rel), text, { mode: 0o600, flag: 'wx' }); // O_EXCL: never through a link
+    return Buffer.byteLength(text);
+  } catch { return 0; }
+}
+
+function closeQuietly(fd: number): void { try { closeSync(fd); } catch { /* closed */ } }

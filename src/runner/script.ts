@@ -8,12 +8,19 @@
 // A job with secrets (`secrets: true`) never has their values here: first thing, the script sources
 // the 0600 file .secrets that drover wrote beside it and deletes it, and its commands' output goes
 // to raw/<n>.log instead, which the server's redacting copier turns into logs/<n>.log.
+// The workspace is checked where the job runs, not only by the server beforehand: the script enters it
+// with `cd -P` (every symlink resolved at that moment) and refuses to run a command when the physical
+// directory it landed in is outside the workspace root (a symlink flipped after the server's check):
+// it prints `__DROVER_REFUSED=workspace_escape <message>` and exits 126 (runner/meta.ts reads it back).
 import { shellQuote } from './quote.ts';
 
 export interface ScriptInput {
   /** dir/workdir null: a portable script for a remote agent, which sets DROVER_JOB_DIR (and may set
    *  DROVER_WORKDIR) in the environment it runs the script with */
   jobId: string; attempt: number; dir: string | null; workdir: string | null;
+  /** the canonical workspace root the workdir must lie under once entered (null: no workspace, the
+   *  job folder is the workdir); a portable script takes it from $DROVER_WORKSPACE_ROOT when set */
+  root?: string | null;
   /** a line written at the top of the first command's log (e.g. the device the job got) */
   preamble?: string;
   /** the umask commands run with (the runner's own files are 0600 regardless) */
@@ -31,6 +38,18 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *  times into job.out just before the exit marker; runner/meta.ts reads it back (readCpuTimes). */
 const TIMES = "printf '__DROVER_TIMES '; times";
 
+/** After `cd -P`, $PWD is the physical directory: it must be the root or under it. */
+function rootCheck(s: ScriptInput, logs: string): string[] {
+  const root = s.dir === null ? '"${DROVER_WORKSPACE_ROOT:-}"' : s.root ? shellQuote(s.root) : null;
+  if (root === null) return [];
+  const msg = '"the workspace resolved to $PWD when the job started, outside the workspace root $__R (a symbolic link changed after the check?)"';
+  return [
+    `__R=${root}`,
+    s.dir === null ? '[ -z "$__R" ] || __R=$(cd -P -- "$__R" 2>/dev/null && pwd -P) || __R=/nonexistent' : ':',
+    `if [ -n "$__R" ]; then case "$PWD/" in "\${__R%/}/"*) ;; *) echo "drover: "${msg} >>"$__D/${logs}/0.log"; echo "__DROVER_REFUSED=workspace_escape "${msg}; echo "__DROVER_RC=126"; exit 126;; esac; fi`,
+  ];
+}
+
 export function renderScript(s: ScriptInput): string {
   const logs = s.secrets ? 'raw' : 'logs';
   const lines = [
@@ -41,7 +60,8 @@ export function renderScript(s: ScriptInput): string {
     ...(s.secrets ? ['__S=0; if [ -r "$__D/.secrets" ]; then . "$__D/.secrets" && __S=1; fi; rm -f "$__D/.secrets"'] : []),
     'exec >>"$__D/job.out" 2>&1 </dev/null',
     'echo "__DROVER_PID=$$"',
-    `cd ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/${logs}/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
+    `cd -P -- ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/${logs}/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
+    ...rootCheck(s, logs),
   ];
   if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env"');
   for (const [k, v] of Object.entries(s.env)) {

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import * as v from 'valibot';
 import { DroverError } from '../core/errors.ts';
 import { parseSpecText } from '../core/spec/index.ts';
+import { checkJsonDepth } from '../core/spec/depth.ts';
 
 export async function readBody(c: Context, { yaml = false, optional = false } = {}): Promise<unknown> {
   const text = await c.req.text();
@@ -12,6 +13,7 @@ export async function readBody(c: Context, { yaml = false, optional = false } = 
     throw new DroverError('invalid_json', 'request body is empty; expected JSON');
   }
   if (yaml) return parseSpecText(text);
+  checkJsonDepth(text);
   try {
     return JSON.parse(text);
   } catch (err) {

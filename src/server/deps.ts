@@ -26,11 +26,4 @@ export interface ServerDeps {
   attestor?: Attestor;
 }
 
-export function limitOf(q: string | undefined, dflt = 50, max = 1000): number {
-  const n = Number(q ?? dflt);
-  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), max) : dflt;
-}
-export function cursorOf(q: string | undefined): number | null {
-  const n = Number(q);
-  return q && Number.isFinite(n) ? n : null;
-}
+export { limitOf, cursorOf } from './query.ts';

@@ -1,7 +1,9 @@
 // Reads a job's stored log from byte `offset`: one command's log, or the whole job log (the
-// commands' logs one after another). Returns the bytes and the total size.
-import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
-import { join } from 'node:path';
+// commands' logs one after another). Returns the bytes and the total size. A log the job replaced
+// with a link (or anything but its own regular file) is never followed: it reads as empty here, and
+// becomes a warning line when the job ends (runner/meta.ts).
+import { readSync, closeSync, fstatSync } from 'node:fs';
+import { openInJob } from '../runner/safe-open.ts';
 
 export function readLog(dir: string, commandCount: number, command: number | null, offset: number): { data: Uint8Array; size: number } {
   const files = command === null ? Array.from({ length: commandCount }, (_, i) => i) : [command];
@@ -10,7 +12,7 @@ export function readLog(dir: string, commandCount: number, command: number | nul
   let pos = 0;
   for (const i of files) {
     let fd: number;
-    try { fd = openSync(join(dir, 'logs', `${i}.log`), 'r'); } catch { continue; }
+    try { const got = openInJob(dir, `logs/${i}.log`); if (got === null) continue; fd = got; } catch { continue; }
     try {
       const len = fstatSync(fd).size;
       size += len;

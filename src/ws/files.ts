@@ -5,8 +5,9 @@
 // tailed): a chunk is valid until the next read, which is enough because everything done with it —
 // decoding, framing, ws.send (which copies) — happens synchronously.
 // Not here: what is read when, and for whom (tail.ts).
-import { openSync, readSync, closeSync, fstatSync, existsSync } from 'node:fs';
+import { readSync, closeSync, fstatSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
+import { openInJob } from '../runner/safe-open.ts';
 
 /** Bytes kept free before the data of every chunk (a frame header is about 100). */
 export const HEAD_ROOM = 192;
@@ -27,12 +28,16 @@ export class LogFiles {
   private fd(i: number): number | null {
     let fd = this.fds.get(i);
     if (fd !== undefined) return fd;
-    try { fd = openSync(this.path(i), 'r'); } catch { return null; }
+    // never through a link the job put there (runner/safe-open.ts): such a log reads as absent
+    try { const got = openInJob(this.dir, `logs/${i}.log`); if (got === null) return null; fd = got; } catch { return null; }
     this.fds.set(i, fd);
     return fd;
   }
 
-  exists(i: number): boolean { return this.fds.has(i) || existsSync(this.path(i)); }
+  exists(i: number): boolean {
+    if (this.fds.has(i)) return true;
+    try { return lstatSync(this.path(i)).isFile(); } catch { return false; }
+  }
 
   /** The file's size now; null when it does not exist (yet). */
   size(i: number): number | null {

@@ -13,6 +13,7 @@
 //   and no JSON escaping: what the CLI uses)
 //   {"type":"eof","job"(,"command")}  {"type":"status","seq","kind","id","status","at","run_id"}
 //   {"type":"heartbeat","at"}  {"type":"error","code","message"}  {"type":"subscribed","channel",…} (an ack)
+import { checkJsonDepth } from '../core/spec/depth.ts';
 
 export type ClientOp =
   | { op: 'subscribe'; channel: 'logs'; job: string; offset: number; command: number | null; binary: boolean }
@@ -41,7 +42,9 @@ function optId(v: unknown, name: string, required = false): string | null {
 /** One client message → a checked op; anything else is a ProtocolError (the connection stays open). */
 export function parseOp(raw: string | Buffer): ClientOp {
   let m: unknown;
-  try { m = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')); } catch { throw new ProtocolError('invalid_request', 'a message must be a JSON object'); }
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  try { checkJsonDepth(text, 'message'); } catch (e) { throw new ProtocolError('invalid_request', (e as Error).message); }
+  try { m = JSON.parse(text); } catch { throw new ProtocolError('invalid_request', 'a message must be a JSON object'); }
   if (!m || typeof m !== 'object' || Array.isArray(m)) throw new ProtocolError('invalid_request', 'a message must be a JSON object');
   const o = m as Record<string, unknown>;
   if (o.op !== 'subscribe' && o.op !== 'unsubscribe') throw new ProtocolError('invalid_request', 'op: must be "subscribe" or "unsubscribe"');

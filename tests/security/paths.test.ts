@@ -125,10 +125,11 @@ describe('against a real server', () => {
   test('a workspace swapped for a symlink pointing out after the submit fails the next job (workspace_escape)', async () => {
     mkdirSync(join(s.root, 'ws2'));
     const out = await s.submit({ name: 'swap', workspace: 'ws2', stages: [
-      { name: 'a', commands: ['sleep 1'] },
+      { name: 'a', commands: ['touch a-started; sleep 1'] },
       { name: 'b', needs: ['a'], commands: ['touch escaped-here'] },
     ] });
-    await waitFor(async () => (await s.api('GET', `/runs/${out.run.id}`)).body.status === 'running');
+    // swapped once stage a runs inside (before, its own runner refuses the link: workspace_escape too)
+    await waitFor(() => existsSync(join(s.root, 'ws2', 'a-started')));
     renameSync(join(s.root, 'ws2'), join(s.root, 'ws2-moved'));
     symlinkSync(outside, join(s.root, 'ws2'));
     const run = await s.waitRun(out.run.id);

@@ -12,12 +12,16 @@ import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
 import { jobSecrets } from '../scheduler/prepare.ts';
-import { appendChunk } from './log-upload.ts';
+import { appendChunk, logShortfall } from './log-upload.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
 export interface CompleteRequest {
   lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string>;
   cpu?: CpuTimes;
+  /** each command's log size as the agent holds it: the completion waits (409 log_incomplete) until stored */
+  logs?: number[];
+  /** the agent's runner refused to run (workspace_escape) or found files not its own (unsafe_file) */
+  failure?: { reason: string; message: string };
 }
 
 export interface BrokerOptions {
@@ -126,6 +130,8 @@ export class AgentBroker {
     try {
       eng.transact(() => {
         const job = this.held(jobId, req.lease_token);
+        const stored = logShortfall(eng.jobDir(job), eng.commandCount(job), req.logs, this.o.maxLogSize ?? null);
+        if (stored) throw new DroverError('log_incomplete', `job ${jobId}: the stored log is shorter than the agent's (${stored.join(', ')} bytes stored); send the rest, then complete again`, { code: 'log_incomplete', sizes: stored });
         // the agent's runner measured the CPU: kept where a local job's runner leaves it (the cost is read from there)
         if (req.cpu) writeFileSync(join(eng.jobDir(job), 'job.out'), formatCpuTimes(req.cpu), { mode: 0o600 });
         eng.finishRunning(job, this.resultOf(job, req), at, now);
@@ -156,6 +162,6 @@ export class AgentBroker {
       if (code === null) { rc = null; break; }
       if (code !== 0 && !spec.commands[i]!.allow_failure) { rc = code; break; }
     }
-    return { rc, commands, outputs: req.outputs ?? {} };
+    return { rc, commands, outputs: req.outputs ?? {}, ...(req.failure ? { refused: req.failure } : {}) };
   }
 }

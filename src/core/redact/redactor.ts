@@ -98,6 +98,45 @@ export class Redactor {
     return { out: concat(parts), consumed: end };
   }
 
+  /**
+   * Two streams read one after another (the end of one command's output, then the start of the
+   * next's): `data` is the held-back tail of the first (up to `boundary`) followed by enough of the
+   * second to decide every pattern that starts in the tail. Returns the first part redacted — a secret
+   * running across the boundary becomes its marker here — and how many bytes of the second part that
+   * marker swallowed (the second stream's copy starts after them). `pending`: a possible secret that
+   * starts before the boundary runs past the end of `data` (more of the second part decides it).
+   */
+  splitAt(data: Uint8Array, boundary: number): { head: Uint8Array; skip: number; pending: boolean } {
+    if (this.size === 0) return { head: data.subarray(0, boundary), skip: 0, pending: false };
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    let skip = 0;
+    const hits = this.find(data);
+    for (const r of merge(hits.matches)) {
+      if (r.start >= boundary) break;
+      if (r.start > at) parts.push(data.subarray(at, r.start));
+      for (const name of r.names) parts.push(this.markers.get(name)!);
+      at = r.end;
+      if (r.end > boundary) skip = r.end - boundary;
+    }
+    if (at < boundary) parts.push(data.subarray(at, boundary));
+    return { head: concat(parts), skip, pending: hits.unresolved < boundary || this.endsInPrefix(data, boundary) };
+  }
+
+  /** Whether some position before `boundary` starts a pattern that the end of `data` cuts short. */
+  private endsInPrefix(data: Uint8Array, boundary: number): boolean {
+    for (let p = Math.max(0, data.length - this.maxLen + 1); p < boundary; p++) {
+      const rest = data.length - p;
+      for (const pat of this.pats) {
+        if (pat.bytes.length <= rest) continue;
+        let k = 0;
+        while (k < rest && data[p + k] === pat.bytes[k]) k++;
+        if (k === rest) return true;
+      }
+    }
+    return false;
+  }
+
   /** All of `data`, redacted. */
   redact(data: Uint8Array): Uint8Array { return this.scan(data, true).out; }
 

@@ -3,6 +3,7 @@
 import { isoNow } from '../ids.ts';
 import { RETRYABLE, backoffDelay } from '../retry.ts';
 import { rollUpStage } from './rollup.ts';
+import { endTimeOf, verdictOf } from './runner-report.ts';
 import type { Observation, ExitOutcome, JobResult } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { Engine } from './engine.ts';
@@ -60,7 +61,7 @@ export function finishRunning(eng: Engine, job: JobRow, r: JobResult, lostReason
   let message: string | null = null;
   if (job.stop_reason === 'canceled') { status = 'canceled'; reason = 'canceled'; message = 'canceled by request'; }
   else if (job.stop_reason === 'timeout') { status = 'failed'; reason = 'timeout'; message = `timed out after ${eng.catalog.timeoutOf(job)} ms`; }
-  else if (outcome) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
+  else if ((outcome = verdictOf(r) ?? outcome)) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
   else if (r.rc === 0) status = 'succeeded';
   else if (r.rc === null) {
     status = 'failed'; reason = lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
@@ -74,8 +75,9 @@ export function finishRunning(eng: Engine, job: JobRow, r: JobResult, lostReason
     for (const k of Object.keys(r.outputs)) r.outputs[k] = eng.secrets.redactText(r.outputs[k]!);
     if (message) message = eng.secrets.redactText(message);
   }
-  const patch = { ended_at: at, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
-  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: at });
+  const endedAt = endTimeOf(r, job.started_at, at); // the runner's recorded end, not when we noticed it
+  const patch = { ended_at: endedAt, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
+  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: endedAt });
   if (status === 'failed' && retry(eng, job, reason!, message!, at, now)) return;
   if (!store.transition('jobs', job.id, 'running', status, patch, { at, attempt: job.attempt, runId: job.run_id })) return;
   rollUpStage(eng.rollupCtx(at), job.stage_id);

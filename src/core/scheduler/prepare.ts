@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DroverError, type FailureReason } from '../errors.ts';
 import { renderCommand, type PipelineSpec } from '../spec/index.ts';
 import { renderScript } from '../../runner/script.ts';
-import { isUnder } from '../workspace.ts';
+import { isUnder, canonical } from '../workspace.ts';
 import { commandRefusal } from '../spec/validator.ts';
 import { shellQuote } from '../../runner/quote.ts';
 import type { SecretsView } from '../secrets/types.ts';
@@ -75,7 +75,7 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   const prepared: PreparedJob = {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
     resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null, groupId: job.group_id,
-    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets }),
+    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, root: run.workspace ? canonical(ctx.workspaceRoot) : null, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets }),
   };
   if (secrets) { prepared.rawLogs = !ctx.portable; SECRETS.set(prepared, { values: secrets, portable: !!ctx.portable }); }
   return prepared;

@@ -96,7 +96,7 @@ export class Reaper {
     let seen: Promise<Observation>;
     try {
       const spec = h.catalog.specOfRun(job.run_id);
-      if (spec.secrets.length) h.logGate?.resume?.([{ jobId: job.id, dir: h.catalog.jobDir(job), commandCount: h.catalog.commandCount(job), secretNames: spec.secrets }]);
+      if (spec.secrets.length) h.logGate?.resume?.([{ jobId: job.id, attempt: job.attempt, dir: h.catalog.jobDir(job), commandCount: h.catalog.commandCount(job), secretNames: spec.secrets }]);
       const ex = h.executors.get(job.executor);
       const handle = h.catalog.handleOf(job);
       seen = ex?.adopt ? ex.adopt(job.id, job.attempt, handle).catch((e) => lost(String(e))) : Promise.resolve(lost(`executor '${job.executor}' cannot read the job's end`));
@@ -128,7 +128,7 @@ export class Reaper {
           rollUpStage(this.h.rollupCtx(at), job.stage_id);
         }
         // its end may never be observed (no longer polled): finish its log now
-        this.h.effects().afterCommit(() => this.h.logGate?.finish?.(job.id));
+        this.h.effects().afterCommit(() => this.h.logGate?.finish?.(job.id, job.attempt));
         this.counts.backstop++;
       });
     }

@@ -4,7 +4,7 @@
 // start (synchronous, inside the scheduler's transaction) can read them; nothing here ever hands a
 // value to the API. Also the SecretSource of webhooks and the SecretsView of the scheduler.
 // Not here: SQL (db/repos/secrets.ts), HTTP (server/routes/secrets.ts), masking (redact/).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createCipheriv, createDecipheriv } from 'node:crypto';
 import { DroverError } from '../errors.ts';
 import { isoNow } from '../ids.ts';
 import { VAR_NAME } from '../spec/schema.ts';
@@ -15,6 +15,8 @@ import type { SecretRepo, SecretsView } from './types.ts';
 import type { Logger } from '../ports.ts';
 
 const enc = new TextEncoder();
+/** additional data of a job's sealed secret values (secrets.sealed in its folder) */
+const SEALED_AAD = 'drover job secrets v1';
 const dec = new TextDecoder();
 const b64 = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('base64');
 const unb64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
@@ -40,7 +42,7 @@ export class SecretStore implements SecretsView {
   private cached: Redactor | null = null;
   private readonly listeners: (() => void)[] = [];
 
-  private constructor(private readonly key: CryptoKey, private readonly repo: SecretRepo, private readonly log?: Logger) {}
+  private constructor(private readonly key: CryptoKey, private readonly repo: SecretRepo, private readonly log?: Logger, private readonly rawKey?: Uint8Array) {}
 
   /** Opens (or creates) the key file and decrypts every stored secret. */
   static async open(keyFile: string, repo: SecretRepo, log?: Logger): Promise<SecretStore> {
@@ -48,7 +50,7 @@ export class SecretStore implements SecretsView {
     const bytes = unb64(raw);
     if (bytes.length !== 32) throw new DroverError('invalid_request', `the secrets key ${keyFile} is not a base64 256-bit key`, { path: keyFile });
     const key = await crypto.subtle.importKey('raw', bytes, 'AES-GCM', false, ['encrypt', 'decrypt']);
-    const store = new SecretStore(key, repo, log);
+    const store = new SecretStore(key, repo, log, bytes);
     for (const row of repo.list()) {
       try {
         const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unb64(row.iv), additionalData: enc.encode(row.name) }, key, unb64(row.ciphertext));
@@ -104,6 +106,27 @@ export class SecretStore implements SecretsView {
   }
 
   redactText(s: string): string { return this.values_.size ? this.redactor().redactString(s) : s; }
+
+  /** The values a job started with, sealed for its folder (synchronous: a job start runs inside a transaction). */
+  seal(values: Record<string, string>): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.rawKey!, iv);
+    c.setAAD(Buffer.from(SEALED_AAD));
+    const body = Buffer.concat([c.update(JSON.stringify(values), 'utf8'), c.final()]);
+    return JSON.stringify({ v: 1, iv: b64(iv), tag: b64(c.getAuthTag()), data: b64(body) });
+  }
+
+  unseal(sealed: string): Record<string, string> | null {
+    try {
+      const o = JSON.parse(sealed) as { iv: string; tag: string; data: string };
+      const d = createDecipheriv('aes-256-gcm', this.rawKey!, unb64(o.iv));
+      d.setAAD(Buffer.from(SEALED_AAD));
+      d.setAuthTag(unb64(o.tag));
+      const plain = Buffer.concat([d.update(unb64(o.data)), d.final()]).toString('utf8');
+      const values = JSON.parse(plain) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    } catch { return null; }
+  }
 
   private entries() { return [...this.values_].map(([name, value]) => ({ name, value })); }
   private build(): Redactor { return new Redactor(this.entries()); }

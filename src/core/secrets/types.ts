@@ -21,6 +21,9 @@ export interface SecretsView {
   /** a redactor for every secret now set, plus `extra` (values a job got that may since have changed) */
   redactor(extra?: Record<string, string>): Redactor;
   redactText(s: string): string;
+  /** values sealed (AES-256-GCM under the store's key) for keeping beside a job; unseal: null if it does not open */
+  seal?(values: Record<string, string>): string;
+  unseal?(sealed: string): Record<string, string> | null;
 }
 
 export interface AuditEntry {

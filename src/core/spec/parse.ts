@@ -4,6 +4,7 @@
 // naming a path (stages[0].jobs[1].comands) can name its line too (lineOfPath).
 import { parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { DroverError } from '../errors.ts';
+import { checkJsonDepth, checkValueDepth, isTooDeep, refuseTooDeep } from './depth.ts';
 
 const SOURCES = new WeakMap<object, { text: string; doc: ReturnType<typeof parseDocument> }>();
 
@@ -48,6 +49,7 @@ export function lineOfPath(value: unknown, path: string): number | undefined {
 }
 
 export function parseSpecText(text: string): unknown {
+  if (/^\s*[{[]/.test(text)) checkJsonDepth(text, 'spec');
   if (/^\s*\{/.test(text)) {
     try {
       return JSON.parse(text);
@@ -56,7 +58,15 @@ export function parseSpecText(text: string): unknown {
       throw new DroverError('invalid_json', `invalid JSON at line ${at.line}, column ${at.column}: ${errMsg(e)}`, { line: at.line, column: at.column });
     }
   }
-  return parseYaml(text);
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    if (isTooDeep(e)) refuseTooDeep('spec');
+    throw e;
+  }
+  checkValueDepth(value, 'spec');
+  return value;
 }
 
 function errMsg(e: unknown): string {

@@ -38,7 +38,10 @@ const size = () => converted(parseSize, 'size', true);
 const scalar = v.union([v.string(), v.number(), v.boolean(), v.null()], 'expected a string, number, boolean or null');
 const envMap = v.record(
   named(VAR_NAME, 'environment variable name'),
-  v.pipe(v.union([v.string(), v.number(), v.boolean()], 'expected a string, number or boolean'), v.transform(String)),
+  v.pipe(
+    v.union([v.string(), v.number(), v.boolean()], 'expected a string, number or boolean'), v.transform(String),
+    v.check((s) => !s.includes('\0'), 'must not contain NUL bytes (an environment variable cannot hold one)'),
+  ),
 );
 
 export const CommandSchema = v.union(

@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import type { Executor, ExecutorContext, Handle, Observation, PreparedJob } from '../../core/ports.ts';
 import { readJobResult, readMarkers } from '../../runner/meta.ts';
 import { isOurRunner, killGroup } from './proc.ts';
+import { jobEnv } from '../../runner/job-env.ts';
 
 const scriptOf = (h: Handle) => join(h.dir, 'job.sh');
 
@@ -39,7 +40,7 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
     async detect() { return { available: true, slots }; },
 
     async start(job: PreparedJob): Promise<Handle> {
-      const proc = Bun.spawn(['bash', job.script], { cwd: job.dir, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true });
+      const proc = Bun.spawn(['bash', job.script], { cwd: job.dir, env: jobEnv(), stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true });
       const handle: Handle = { executor: name, dir: job.dir, commandCount: job.commandCount, pid: proc.pid };
       proc.exited.then(() => ctx?.notify(exited(job.id, job.attempt, handle)));
       proc.unref();

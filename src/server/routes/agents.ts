@@ -22,6 +22,9 @@ const Complete = v.strictObject({
   outputs: v.optional(v.record(v.string(), v.string())),
   /** the runner's CPU times (bash `times`): the agent job's CPU cost */
   cpu: v.optional(v.strictObject({ user: Seconds, sys: Seconds, children_user: Seconds, children_sys: Seconds })),
+  /** each command's log size on the agent: a shorter stored log answers 409 log_incomplete with the stored sizes */
+  logs: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(0)))),
+  failure: v.optional(v.strictObject({ reason: v.picklist(['workspace_escape', 'unsafe_file']), message: v.pipe(v.string(), v.maxLength(4000)) })),
 });
 
 function intQuery(value: string | undefined, name: string): number {

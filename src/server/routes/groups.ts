@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import { DroverError } from '../../core/errors.ts';
 import { pauseGroup, resumeGroup, cancelGroup } from '../../core/scheduler/control.ts';
 import { groupView } from '../../core/views.ts';
+import { oneOf } from '../query.ts';
+import { GROUP_STATUSES } from '../../core/states/index.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
 
@@ -14,7 +16,7 @@ export function groupsRoutes(d: ServerDeps) {
   };
   return new Hono()
     .get('/', (c) => {
-      const page = eng.store.listGroups({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline') });
+      const page = eng.store.listGroups({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', GROUP_STATUSES), pipeline: c.req.query('pipeline') });
       return c.json({ items: page.items.map((g) => groupView(eng.store, g)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!), cost: eng.store.triggers.costOfGroup(c.req.param('id')) }))

@@ -7,13 +7,8 @@ import { jobView } from '../../core/views.ts';
 import { readLog } from '../logs.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
-
-function intParam(v: string | undefined, name: string): number | null {
-  if (v === undefined || v === '') return null;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new DroverError('invalid_request', `${name}: must be a non-negative integer (got '${v}')`, { path: name });
-  return n;
-}
+import { intParam, oneOf } from '../query.ts';
+import { JOB_STATUSES } from '../../core/states/index.ts';
 
 export function jobsRoutes(d: ServerDeps) {
   const eng = d.engine;
@@ -24,7 +19,7 @@ export function jobsRoutes(d: ServerDeps) {
   };
   return new Hono()
     .get('/', (c) => {
-      const page = eng.store.listJobs({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), run_id: c.req.query('run'), group_id: c.req.query('group') });
+      const page = eng.store.listJobs({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', JOB_STATUSES), run_id: c.req.query('run'), group_id: c.req.query('group') });
       return c.json({ items: page.items.map((j) => jobView(eng, j)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => {

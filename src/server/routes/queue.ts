@@ -1,7 +1,7 @@
 // /api/v1/queue (what runs and waits, per executor and group, and the daemon's heartbeat) and
 // /api/v1/events?since=SEQ (status changes, the same objects the WebSocket sends).
 import { Hono } from 'hono';
-import { limitOf, type ServerDeps } from '../deps.ts';
+import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 
 export function queueSnapshot(d: ServerDeps) {
   const eng = d.engine;
@@ -27,7 +27,7 @@ export function queueRoutes(d: ServerDeps) {
 
 export function eventsRoutes(d: ServerDeps) {
   return new Hono().get('/', (c) => {
-    const since = Number(c.req.query('since') ?? 0) || 0;
+    const since = cursorOf(c.req.query('since'), 'since') ?? 0;
     const limit = limitOf(c.req.query('limit'), 500, 5000);
     const items = d.engine.store.eventsSince(since, limit).map((e) => ({ type: 'status', ...e }));
     return c.json({ items, next_cursor: items.length === limit ? String(items[items.length - 1]!.seq) : null });

@@ -9,6 +9,8 @@ import { renderGraph } from '../graph.ts';
 import { readBody, check } from '../body.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
+import { boolParam, oneOf } from '../query.ts';
+import { RUN_STATUSES } from '../../core/states/index.ts';
 
 const SubmitBody = v.strictObject({
   spec: v.optional(v.unknown()),
@@ -30,7 +32,7 @@ export function runsRoutes(d: ServerDeps) {
       const body = check(SubmitBody, raw);
       const key = c.req.header('idempotency-key') ?? undefined;
       const bodyHash = createHash('sha256').update(JSON.stringify(raw)).digest('hex');
-      const dryRun = c.req.query('dry_run') === 'true' || c.req.query('dry_run') === '1';
+      const dryRun = boolParam(c.req.query('dry_run'), 'dry_run');
       // the CLI names itself (user-agent drover-cli): its runs are 'manual'; a script's are 'api'
       const manual = (c.req.header('user-agent') ?? '').startsWith('drover-cli');
       const trigger = manual ? { kind: 'manual' as const } : body.spec === undefined ? { kind: 'api' as const } : undefined;
@@ -40,7 +42,7 @@ export function runsRoutes(d: ServerDeps) {
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
-      const page = eng.store.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: c.req.query('status'), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
+      const page = eng.store.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
       return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...runView(eng, get(c.req.param('id'))), cost: eng.store.triggers.costOfRun(c.req.param('id')) }))

@@ -6,6 +6,7 @@ import { DroverError } from '../../core/errors.ts';
 import type { SecretStore } from '../../core/secrets/store.ts';
 import type { AuditRepo } from '../../core/secrets/types.ts';
 import { audit } from '../audit.ts';
+import { checkJsonDepth } from '../../core/spec/depth.ts';
 
 export function secretsRoutes(secrets: SecretStore, auditRepo?: AuditRepo) {
   return new Hono()
@@ -13,7 +14,9 @@ export function secretsRoutes(secrets: SecretStore, auditRepo?: AuditRepo) {
     .put('/:name', async (c) => {
       const name = c.req.param('name');
       let body: unknown;
-      try { body = JSON.parse(await c.req.text()); } catch { throw new DroverError('invalid_json', 'request body must be JSON: {"value": "<the secret>"}'); }
+      const text = await c.req.text();
+      checkJsonDepth(text);
+      try { body = JSON.parse(text); } catch { throw new DroverError('invalid_json', 'request body must be JSON: {"value": "<the secret>"}'); }
       if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((k) => k !== 'value')) {
         throw new DroverError('invalid_request', 'request body must be {"value": "<the secret>"} and nothing else', { path: '(body)' });
       }
