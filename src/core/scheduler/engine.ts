@@ -25,6 +25,7 @@ import { runResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
+import type { EngineTelemetry } from '../telemetry.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
 
@@ -41,6 +42,8 @@ export interface EngineDeps {
   onResult?: (run: RunRow, text: string) => void;
   /** test-only pauses, hangs and crashes at named places (DROVER_FAILPOINTS) */
   failpoints?: Failpoints;
+  /** told how long each tick took (metrics) */
+  telemetry?: EngineTelemetry;
 }
 
 export class Engine {
@@ -85,10 +88,11 @@ export class Engine {
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
+  private telemetry?: EngineTelemetry;
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.bus = d.bus; this.config = d.config;
-    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
+    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult; this.telemetry = d.telemetry;
     const deliver = (o: Observation) => { this.observations.push(o); this.wake(); };
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: deliver });
     this.reaperPass = new Reaper({
@@ -189,7 +193,7 @@ export class Engine {
   wake(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    const run = () => { this.scheduled = false; this.tick(); };
+    const run = () => { this.scheduled = false; const t0 = performance.now(); this.tick(); this.telemetry?.tick((performance.now() - t0) / 1000); };
     if (this.config.batchWindowMs > 0 && this.observations.length > 0) setTimeout(run, this.config.batchWindowMs);
     else setImmediate(run);
   }
