@@ -71,4 +71,4 @@ elif [ "${DROVER_TEST_SKIP_SLURM:-}" = 1 ]; then
   say "DROVER_TEST_SKIP_SLURM=1: the Slurm tests are skipped on purpose"
 fi
 
-bun test "$@"
+bun test --timeout 60000 "$@"
