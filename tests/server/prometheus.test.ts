@@ -1,10 +1,11 @@
 // /metrics as an admin uses it: a real Prometheus (Debian's `prometheus`; `npm test` installs it)
 // scrapes a real server every second with the admin token from a file, and the test asks Prometheus's
 // HTTP API, not the text: the 0.9 quantile of the queue wait over rate() of the histogram buckets, and
-// the job outcome counter, must equal what the jobs' own timestamps and statuses imply.
+// the job outcome counter, must equal what the jobs' own timestamps and statuses imply; and every query
+// of docs/grafana.json must be valid PromQL that returns series.
 // DROVER_TEST_SKIP_PROMETHEUS=1 skips this on purpose (one warning).
 import { test, expect, afterAll } from 'bun:test';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { startServer, waitFor, type TestServer } from '../helpers/server.ts';
@@ -84,4 +85,14 @@ function bucketQuantile(q: number, values: number[], bounds: readonly number[]):
   expect(await scalar('drover_job_run_seconds_count{executor="local"}')).toBe(6);
   expect((await query('drover_build_info'))[0]!.metric).toMatchObject({ version: expect.any(String), bun: Bun.version });
   expect(await scalar('sum(drover_http_request_duration_seconds_count{route="/api/v1/runs",method="POST",status="2xx"})')).toBe(1);
+
+  // every query of the Grafana dashboard (docs/grafana.json) is valid PromQL and returns series
+  const dash = JSON.parse(readFileSync(join(import.meta.dir, '../../docs/grafana.json'), 'utf8'));
+  for (const panel of dash.panels) {
+    for (const t of panel.targets) {
+      const expr = String(t.expr).replaceAll('$__rate_interval', '1m');
+      if (/drover_slurm_/.test(expr) && !Bun.which('sbatch')) continue; // the Slurm executor's lines exist only where sbatch does
+      expect((await query(expr)).length, `${panel.title}: ${expr}`).toBeGreaterThan(0);
+    }
+  }
 }, 120_000);
