@@ -3,7 +3,7 @@
 // NFS mount, sbatch missing, a token file others can read, a broken nvidia-smi or a damaged database
 // each make it say what is wrong with the fix, and exit 1.
 import { test, expect, afterAll } from 'bun:test';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startServer, tempDir, DROVER_CMD, type TestServer } from '../helpers/server.ts';
 
@@ -78,9 +78,12 @@ test('a token file others can read, a failing nvidia-smi and a damaged database:
   servers.push(s);
   await s.stop();
   chmodSync(join(s.dataDir, 'admin.token'), 0o644);
-  // damage the database: overwrite its second page (a b-tree page) with garbage
-  const fd = openSync(join(s.dataDir, 'drover.db'), 'r+');
-  writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, 4096);
+  // damage the database: every page after the first (the schema's) becomes garbage; no WAL copy masks it
+  const db = join(s.dataDir, 'drover.db');
+  for (const f of [db + '-wal', db + '-shm']) rmSync(f, { force: true });
+  const size = statSync(db).size;
+  const fd = openSync(db, 'r+');
+  writeSync(fd, Buffer.alloc(size - 4096, 0xa5), 0, size - 4096, 4096);
   closeSync(fd);
   const r = doctor(['--data-dir', s.dataDir, '--json', '--skip', 'server'], { FAKE_NVIDIA_SMI: 'exit9' });
   expect(r.code).toBe(1);
