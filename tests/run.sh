@@ -33,7 +33,7 @@ apt_install() {
 # need SKIPVAR WHAT PATH PACKAGE: the file exists, or gets installed, or the run stops here
 need() {
   local skip=$1 what=$2 path=$3 pkg=$4
-  [ "${!skip:-}" = 1 ] && { say "$skip=1: the $what tests are skipped on purpose"; return 0; }
+  [ "${!skip:-}" = 1 ] && return 0 # the tests themselves warn once that they skip
   [ -x "$path" ] && return 0
   as_root && apt_install "$pkg" && [ -x "$path" ] && return 0
   say "missing: $what ($path); install it with 'sudo apt-get install -y $pkg', or set $skip=1 to skip those tests"
@@ -60,15 +60,13 @@ if wants slurm "$@" && [ "${DROVER_TEST_SKIP_SLURM:-}" != 1 ]; then
     say "using the Slurm cluster that answers (${SLURM_CONF:-/etc/slurm/slurm.conf}); it stays up"
   elif as_root; then
     say "starting the Slurm test cluster (tests/cluster/start.sh)"
+    started_cluster=1 # from here on: stop.sh stops whatever start.sh got to start (by its recorded pids)
     env=$(bash tests/cluster/start.sh) || { say "tests/cluster/start.sh failed (see above); DROVER_TEST_SKIP_SLURM=1 skips the Slurm tests"; exit 2; }
-    started_cluster=1
     eval "$env"
   else
     say "missing: a Slurm cluster; start one with 'sudo bash tests/cluster/start.sh' (then eval its output), or set DROVER_TEST_SKIP_SLURM=1 to skip those tests"
     exit 2
   fi
-elif [ "${DROVER_TEST_SKIP_SLURM:-}" = 1 ]; then
-  say "DROVER_TEST_SKIP_SLURM=1: the Slurm tests are skipped on purpose"
 fi
 
 bun test --timeout 60000 "$@"
