@@ -3,17 +3,14 @@
 // NFS mount, sbatch missing, a token file others can read, a broken nvidia-smi or a damaged database
 // each make it say what is wrong with the fix, and exit 1.
 import { test, expect, afterAll } from 'bun:test';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startServer, tempDir, DROVER_CMD, type TestServer } from '../helpers/server.ts';
+import { loadClusterEnv } from '../helpers/cluster.ts';
 
 const FAKE_BIN = resolve(import.meta.dir, '../fakes/bin');
 const SKIP_SLURM = process.env.DROVER_TEST_SKIP_SLURM === '1';
-// the cluster's environment when the shell has not sourced it (as tests/plugins/slurm.test.ts does)
-if (!process.env.SLURM_CONF) {
-  const f = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
-  if (existsSync(f)) for (const m of readFileSync(f, 'utf8').matchAll(/^export ([A-Z_]+)=(\S*)$/gm)) process.env[m[1]!] = m[2]!;
-}
+loadClusterEnv();
 
 const servers: TestServer[] = [];
 afterAll(async () => { for (const s of servers) await s.stop(); });

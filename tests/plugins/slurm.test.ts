@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer, waitFor, tempDir, type TestServer } from '../helpers/server.ts';
+import { loadClusterEnv } from '../helpers/cluster.ts';
 
 const SKIP = process.env.DROVER_TEST_SKIP_SLURM === '1';
 if (SKIP) console.warn('[slurm.test] DROVER_TEST_SKIP_SLURM=1: the real-Slurm tests are skipped ON PURPOSE');
@@ -26,14 +27,6 @@ const PATIENCE = 240_000;
 const TERMINAL = ['succeeded', 'failed', 'canceled'];
 
 // ---- the cluster ----
-
-/** A shell that has not sourced start.sh's output still finds the cluster through its env.sh. */
-function loadClusterEnv(): void {
-  if (process.env.SLURM_CONF) return;
-  const file = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
-  if (!existsSync(file)) return;
-  for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) process.env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
-}
 
 function sh(cmd: string[]): { code: number; out: string; err: string } {
   try {
