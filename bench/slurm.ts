@@ -2,7 +2,7 @@
 // real Slurm test cluster through drover (one trivial job per run, the executor's default settings),
 // next to the same N jobs submitted one `sbatch` each from a shell loop. Reports wall times (submit and
 // all done) and the Slurm client calls drover made (from /metrics). Not a test; needs the cluster of
-// shared/slurm/start.sh (SLURM_CONF set, or /tmp/slurm-test/env.sh). Exits 1 when a target is missed:
+// tests/cluster/start.sh (SLURM_CONF set, or $DROVER_CLUSTER_DIR/env.sh). Exits 1 when a target is missed:
 // one sbatch for the sweep, squeue calls per minute independent of N, wall time no worse than the loop.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_SLURM_ROUNDS ?? 1) || 1);
 const TIMEOUT_MS = Number(process.env.BENCH_SLURM_TIMEOUT_MS ?? 900_000);
 
 if (!process.env.SLURM_CONF) {
-  const f = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'env.sh');
+  const f = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
   if (existsSync(f)) for (const m of readFileSync(f, 'utf8').matchAll(/^export ([A-Z_]+)=(\S*)$/gm)) process.env[m[1]!] = m[2]!.replace(/^'|'$/g, '');
 }
 

@@ -25,6 +25,8 @@ import { gcRepo } from './db/repos/gc.ts';
 import { AgentBroker } from './core/agents/broker.ts';
 import { parseFailpoints } from './core/failpoints.ts';
 import { createHub } from './ws/hub.ts';
+import { createDroverMetrics } from './metrics/drover.ts';
+import { redactionCount } from './core/redact/redactor.ts';
 import { jsonLogger } from './log.ts';
 import type { Executor, Logger } from './core/ports.ts';
 import pkg from '../package.json';
@@ -41,6 +43,10 @@ export interface ServeOptions {
   backstopMs?: number;
   /** --finalize-grace: how long an observed end may wait for its finalizer before the reaper looks */
   finalizeGraceMs?: number;
+  /** --shutdown-grace: how long a clean stop (SIGTERM/SIGINT) may take before it exits anyway (default 10 s) */
+  shutdownGraceMs?: number;
+  /** --metrics-pipeline-labels: a `pipeline` label on the per-job metrics (one series per pipeline) */
+  metricsPipelineLabels?: boolean;
 }
 
 const DEFAULT_MAX_LOG_SIZE = 1024 ** 3;
@@ -113,15 +119,26 @@ export async function serve(o: ServeOptions) {
     secrets, maxLogSize, log: log.scope({ part: 'logs' }),
     dirOf: (id) => { const j = store.getJob(id); return j ? engine.jobDir(j) : null; },
   });
+  // Prometheus (/metrics); its scrape-time sources are read only once the server listens
+  const metrics = createDroverMetrics({
+    bus, store, executors: [...new Set([...executors.keys(), 'agent'])], dbFile: join(o.dataDir, 'drover.db'), version: pkg.version,
+    pipelineLabels: o.metricsPipelineLabels ?? false,
+    sources: {
+      wsClients: () => hub.stats().clients, wsDropped: () => hub.stats().dropped,
+      leasesHeld: () => store.jobsWithStatus('running').filter((j) => j.lease_token).length,
+      leasesExpired: () => engine.reaper.reaped, redactions: () => redactionCount.matches,
+    },
+  });
+  store.commits.onSync = (sec) => metrics.observeFsync(sec);
   const engine = new Engine({
     store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config,
-    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text), failpoints,
+    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text), failpoints, telemetry: metrics.telemetry,
   });
   logGate.resumeRunning(engine);
   await engine.start();
   const gc = new GarbageCollector({
     repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
-    eventTtlMs: config.idempotencyTtlMs,
+    eventTtlMs: config.idempotencyTtlMs, onPass: (report) => metrics.observeGc(report),
     retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });
   const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));
@@ -135,7 +152,7 @@ export async function serve(o: ServeOptions) {
     try {
       if (!store.daemonBeat(process.pid, heartbeatAt)) {
         log.error('another server took over this data dir; stopping');
-        shutdown(3);
+        void shutdown(3);
       }
     } catch (err) { log.warn('heartbeat write failed', { err: String(err) }); }
   }, HEARTBEAT_MS);
@@ -145,7 +162,7 @@ export async function serve(o: ServeOptions) {
   let stopping = false;
   const app = createApp({
     engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
-    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics,
   });
   const hub = createHub({ engine, bus, log: log.scope({ part: 'ws' }) });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
@@ -155,27 +172,46 @@ export async function serve(o: ServeOptions) {
   writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, version: pkg.version, started_at: startedAt }) + '\n', { mode: 0o600 });
   process.stderr.write(`drover ${pkg.version} listening on ${url} (data dir ${o.dataDir}; admin token in ${join(o.dataDir, 'admin.token')})\n`);
 
-  /** Stop claiming and starting, make everything durable, and exit; detached jobs keep running for the next start. */
-  function shutdown(code = 0) {
-    if (stopping) return;
+  const graceMs = o.shutdownGraceMs ?? 10 * SECOND;
+  /**
+   * A clean stop: no new work (submits and claims get 503, triggers and GC stop), WebSockets closed with
+   * 1001 (going away), in-flight requests finished (their writes are durable before they answer), the
+   * scheduler stopped, group commit flushed, the data dir released, one log line, exit. Detached jobs
+   * keep running; the next serve re-adopts them. Past the grace, or on a second signal, it exits at once.
+   */
+  async function shutdown(code = 0, signal?: string) {
+    if (stopping) {
+      if (signal) { log.warn('second signal: exiting now', { signal }); process.exit(1); }
+      return;
+    }
     stopping = true;
+    const t0 = Date.now();
+    const overdue = setTimeout(() => { log.error('shutdown took longer than --shutdown-grace; exiting now', { grace_ms: graceMs }); process.exit(1); }, graceMs);
     broker.close();
     triggers.stop();
     gcTimer.stop();
+    hub.stop();
+    // stop listening; requests in flight finish (a write answers only once durable)
+    await Promise.race([server.stop(false), Bun.sleep(Math.max(0, graceMs - 1000))]);
     engine.stop();
     logGate.stop();
-    try { store.commits.flush(); } catch (err) { log.error('final fsync failed', { err: String(err) }); }
     clearInterval(beat);
-    hub.stop();
+    const running = engine.runningTotal;
+    let released = false;
+    if (code === 0) { try { released = store.tx(() => store.daemonRelease(process.pid)); } catch (err) { log.error('could not release the data dir', { err: String(err) }); } }
+    try { store.commits.flush(); } catch (err) { log.error('final fsync failed', { err: String(err) }); }
     server.stop(true);
+    metrics.stop();
     try {
       const cur = JSON.parse(readFileSync(serverFile, 'utf8'));
       if (cur.pid === process.pid && existsSync(serverFile)) rmSync(serverFile);
     } catch { /* gone already */ }
     sqlite.close();
+    clearTimeout(overdue);
+    if (code === 0) log.info('stopped cleanly', { signal, ms: Date.now() - t0, jobs_left_running: running, data_dir_released: released });
     process.exit(code);
   }
-  process.on('SIGINT', () => shutdown(0));
-  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
   return { url, engine, server, shutdown };
 }

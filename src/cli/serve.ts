@@ -22,6 +22,8 @@ const FLAGS = {
   'rate-limit': { type: 'string', value: 'N', help: 'requests per second per token, bursts of 4x; 0 = off (default 500; heartbeats, logs and completions are never limited)' },
   'allow-network-fs': { type: 'boolean', help: 'accept a data dir on NFS/Lustre/GPFS (SQLite WAL is unsafe there)' },
   'max-log-size': { type: 'string', value: 'SIZE', help: 'stored log per job; the rest is dropped with one marker line (default 1G; 0 = no cap)' },
+  'shutdown-grace': { type: 'string', value: 'DUR', help: 'on SIGTERM/SIGINT: stop taking work, finish requests, flush, exit within this (default 10s; a second signal exits at once; running jobs keep running)' },
+  'metrics-pipeline-labels': { type: 'boolean', help: 'add a pipeline label to the per-job metrics on /metrics (one series per pipeline name: mind the cardinality)' },
   'retention-max-age': { type: 'string', value: 'DUR', help: 'retention GC removes terminal runs older than this when their pipeline sets no max_age (default: none)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
@@ -40,7 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const dataDir = resolve(f['data-dir'] ?? process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover'));
     const maxParallel = int(f['max-parallel'], 'max-parallel');
     if (maxParallel === 0) throw new CliError('drover serve: --max-parallel must be at least 1');
-    let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined, maxLogSize: number | null | undefined, retentionMaxAgeMs: number | undefined, backstopMs: number | undefined, finalizeGraceMs: number | undefined;
+    let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined, maxLogSize: number | null | undefined, retentionMaxAgeMs: number | undefined, backstopMs: number | undefined, finalizeGraceMs: number | undefined, shutdownGraceMs: number | undefined;
     try {
       if (f['max-body']) maxBody = /^\d+$/.test(f['max-body']) ? Number(f['max-body']) : parseSize(f['max-body']) * 1024 * 1024;
       if (f['kill-grace']) killGraceMs = parseDuration(f['kill-grace']);
@@ -49,13 +51,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (f['retention-max-age']) retentionMaxAgeMs = parseDuration(f['retention-max-age']);
       if (f.backstop) backstopMs = parseDuration(f.backstop);
       if (f['finalize-grace']) finalizeGraceMs = parseDuration(f['finalize-grace']);
+      if (f['shutdown-grace']) shutdownGraceMs = parseDuration(f['shutdown-grace']);
     } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
     const { serve } = await import('../bootstrap.ts');
     await serve({
       host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
       workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
-      maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs,
+      maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs, shutdownGraceMs, metricsPipelineLabels: f['metrics-pipeline-labels'],
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {

@@ -17,6 +17,8 @@ export class GroupCommit {
   private syncing = false;
   syncs = 0;
   lastError: string | null = null;
+  /** told how long each fsync round took, in seconds (metrics) */
+  onSync: ((seconds: number) => void) | null = null;
 
   constructor(private dbFile: string, private changes: () => number, private windowMs = 2) {}
   private lastChanges = 0;
@@ -47,8 +49,10 @@ export class GroupCommit {
     this.syncing = true;
     try {
       if (wasDirty) {
+        const t0 = performance.now();
         for (const f of this.files()) await syncFileAsync(f);
         this.syncs++;
+        this.onSync?.((performance.now() - t0) / 1000);
       }
       this.settle(waiters, null);
     } catch (err) {

@@ -16,7 +16,7 @@ import { DroverError, isStorageError } from '../core/errors.ts';
 export { isStorageError };
 
 const MIGRATIONS: { version: number; sql: string }[] = [{ version: 1, sql: m0001 }, { version: 2, sql: m0002 }, { version: 3, sql: m0003 }, { version: 4, sql: m0004 }, { version: 5, sql: m0005 }, { version: 6, sql: m0006 }];
-const NETWORK_FS = new Set(['nfs', 'nfs4', 'lustre', 'gpfs', 'cifs', 'smb3', 'smbfs', 'beegfs', 'fuse.sshfs', 'ceph', 'fuse.glusterfs', 'panfs']);
+export const NETWORK_FS = new Set(['nfs', 'nfs4', 'lustre', 'gpfs', 'cifs', 'smb3', 'smbfs', 'beegfs', 'fuse.sshfs', 'ceph', 'fuse.glusterfs', 'panfs']);
 
 export type Sqlite = Database;
 

@@ -236,5 +236,7 @@ export class SqliteStore implements Store {
     this.p('INSERT OR REPLACE INTO daemon (id, pid, host, started_at, heartbeat_at, version) VALUES (1, $pid, $host, $started_at, $heartbeat_at, $version)').run(d as never);
   }
   daemonBeat(pid: number, at: string) { return this.p('UPDATE daemon SET heartbeat_at = ? WHERE id = 1 AND pid = ?').run(at, pid).changes === 1; }
+  /** A clean stop gives the data dir back: the next serve starts without "taking over from a dead server". */
+  daemonRelease(pid: number) { return this.p('DELETE FROM daemon WHERE id = 1 AND pid = ?').run(pid).changes === 1; }
 }
 

@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { gcRoutes } from './routes/gc.ts';
 import { attestationRoutes } from './routes/attestation.ts';
 import { redactAnswers } from './middleware/redact.ts';
+import { httpMetrics } from './middleware/http-metrics.ts';
 import type { TriggerService } from '../core/triggers/index.ts';
 import type { ServerDeps } from './deps.ts';
 
@@ -29,6 +30,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   const app = new Hono();
   app.onError(onError(d.log));
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  if (d.metrics) app.use('*', httpMetrics(d.metrics.observeHttp));
   app.use('*', async (c, next) => {
     c.set('requestId' as never, (c.req.header('x-request-id') ?? randomBytes(6).toString('hex')) as never);
     await next();

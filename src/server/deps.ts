@@ -6,6 +6,7 @@ import type { SecretStore } from '../core/secrets/store.ts';
 import type { AuditRepo } from '../core/secrets/types.ts';
 import type { GarbageCollector } from '../core/gc/collector.ts';
 import type { Attestor } from '../core/provenance/attest.ts';
+import type { DroverMetrics } from '../metrics/drover.ts';
 
 export interface ServerDeps {
   engine: Engine;
@@ -24,6 +25,8 @@ export interface ServerDeps {
   audit?: AuditRepo;
   gc?: GarbageCollector;
   attestor?: Attestor;
+  /** Prometheus metrics (rendered by GET /metrics; HTTP timings recorded by middleware) */
+  metrics?: DroverMetrics;
 }
 
 export { limitOf, cursorOf } from './query.ts';

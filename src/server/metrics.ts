@@ -1,4 +1,6 @@
-// Prometheus text format: jobs by status, running per executor, limits, daemon facts.
+// GET /metrics in Prometheus text format: the gauges of the queue (jobs running/queued, slots, limits,
+// storage), each executor's own lines, the reaper's and the agent broker's counters, then drover's
+// metric set (src/metrics/drover.ts: outcomes, histograms, HTTP, WebSocket, SQLite, GC, build info).
 import type { ServerDeps } from './deps.ts';
 import { queueSnapshot } from './routes/queue.ts';
 
@@ -21,5 +23,5 @@ export function renderMetrics(d: ServerDeps): string {
   for (const [tier, n] of Object.entries(d.engine.reaper)) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
   lines.push('# HELP drover_agent_total agent protocol events', '# TYPE drover_agent_total counter');
   for (const [what, n] of Object.entries(d.broker.counters)) lines.push(`drover_agent_total{event="${what}"} ${n}`);
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + '\n' + (d.metrics?.render() ?? '');
 }

@@ -38,6 +38,8 @@ export function createHub(o: HubOptions) {
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const heartbeatMs = o.heartbeatMs ?? (Number(process.env.DROVER_WS_HEARTBEAT_MS) || 5_000);
   const conns = new Set<Conn>();
+  /** clients the server closed, by reason (slow_client, unauthorized): /metrics */
+  const dropped: Record<string, number> = {};
   const statusConns = new Set<Conn>();
   const tails = new Map<string, JobTail>();
   const statusSeq = new WeakMap<Conn, number>();
@@ -181,7 +183,10 @@ export function createHub(o: HubOptions) {
     idleTimeout: 120,
     perMessageDeflate: false,
     open(ws: ServerWebSocket<ConnData>) {
-      const c = new Conn(ws, limits, (code) => o.log.warn('closing a websocket client', { code, token: ws.data.tokenId, queued: ws.getBufferedAmount() }));
+      const c = new Conn(ws, limits, (code) => {
+        dropped[code] = (dropped[code] ?? 0) + 1;
+        o.log.warn('closing a websocket client', { code, token: ws.data.tokenId, queued: ws.getBufferedAmount() });
+      });
       ws.data.conn = c;
       conns.add(c);
     },
@@ -220,7 +225,7 @@ export function createHub(o: HubOptions) {
       for (const c of [...conns]) { try { c.ws.close(1001, 'server shutting down'); } catch { /* gone */ } closeConn(c); }
     },
     closeToken,
-    stats: () => ({ clients: conns.size, tails: tails.size }),
+    stats: () => ({ clients: conns.size, tails: tails.size, dropped: { ...dropped } }),
   };
 
   function closeToken(tokenId: string): void {

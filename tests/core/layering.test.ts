@@ -1,4 +1,4 @@
-// Holds the architecture's lines: the core imports no Hono, ws, bun:sqlite, db or executor plugin,
+// Holds the architecture's lines: the core imports no Hono, ws, bun:sqlite, db, metrics or executor plugin,
 // and SQL lives only in src/db.
 import { test, expect } from 'bun:test';
 import { Glob } from 'bun';
@@ -13,7 +13,7 @@ test('src/core imports nothing from HTTP, WebSocket, SQLite, db or plugins', () 
   for (const f of files('core')) {
     for (const m of readFileSync(f, 'utf8').matchAll(/from\s+'([^']+)'/g)) {
       const spec = m[1]!;
-      if (/^(hono|ws|bun:sqlite|drizzle-orm)/.test(spec) || /\/(db|server|ws|plugins)\//.test(spec)) offenders.push(`${f}: ${spec}`);
+      if (/^(hono|ws|bun:sqlite|drizzle-orm)/.test(spec) || /\/(db|server|ws|plugins|metrics)\//.test(spec)) offenders.push(`${f}: ${spec}`);
     }
   }
   expect(offenders).toEqual([]);

@@ -1,5 +1,5 @@
-// The Slurm executor against the REAL Slurm test cluster (../shared/slurm/start.sh; `.ci/run` starts it).
-// Run alone:  bun test tests/plugins/slurm.test.ts
+// The Slurm executor against the REAL Slurm test cluster (tests/cluster/start.sh; `npm test` starts it when none answers).
+// Run alone:  npm test -- tests/plugins/slurm.test.ts   (or `bun test` the file while a cluster is up)
 // Without a reachable cluster every test here FAILS, loudly; DROVER_TEST_SKIP_SLURM=1 skips them on purpose.
 // The last test is a real controller outage (slurmctld SIGSTOPped for ~25 s); it disturbs anyone else using
 // the cluster, so DROVER_TEST_SKIP_SLURM_FREEZE=1 skips it on purpose. (tests/fakes/slurm/flaky covers the
@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startServer, waitFor, tempDir, type TestServer } from '../helpers/server.ts';
+import { loadClusterEnv } from '../helpers/cluster.ts';
 
 const SKIP = process.env.DROVER_TEST_SKIP_SLURM === '1';
 if (SKIP) console.warn('[slurm.test] DROVER_TEST_SKIP_SLURM=1: the real-Slurm tests are skipped ON PURPOSE');
@@ -26,14 +27,6 @@ const PATIENCE = 240_000;
 const TERMINAL = ['succeeded', 'failed', 'canceled'];
 
 // ---- the cluster ----
-
-/** A shell that has not sourced start.sh's output still finds the cluster through its env.sh. */
-function loadClusterEnv(): void {
-  if (process.env.SLURM_CONF) return;
-  const file = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'env.sh');
-  if (!existsSync(file)) return;
-  for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) process.env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
-}
 
 function sh(cmd: string[]): { code: number; out: string; err: string } {
   try {
@@ -139,7 +132,7 @@ beforeAll(async () => {
   const probe = sh(['sinfo', '--noheader', '--format=%T']);
   if (probe.code !== 0 || !probe.out.trim()) {
     clusterProblem = `the Slurm test cluster is not reachable (sinfo: ${(probe.err || probe.out).trim().split('\n').pop()}). ` +
-      'Start it with: eval "$(bash ../shared/slurm/start.sh)" — or set DROVER_TEST_SKIP_SLURM=1 to skip these tests on purpose.';
+      '`npm test` starts one; by hand: eval "$(sudo bash tests/cluster/start.sh)" — or set DROVER_TEST_SKIP_SLURM=1 to skip these tests on purpose.';
     return;
   }
   const purged = { squeue: 'squeue-purged', sbatch: real('sbatch'), scancel: real('scancel') };
@@ -318,7 +311,7 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 
-t('the Slurm test cluster is reachable (start it with shared/slurm/start.sh)', () => {
+t('the Slurm test cluster is reachable (npm test starts tests/cluster/start.sh)', () => {
   requireCluster();
   expect(M.url).toBeTruthy();
 });
@@ -494,7 +487,9 @@ t('a job past its Slurm --time → failed, timed out', async () => {
 
 (SKIP_FREEZE ? test.skip : t)('a real slurmctld outage (SIGSTOP ~25 s) while jobs run fails nothing', async () => {
   requireCluster();
-  const pidFile = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'run', 'slurmctld.pid');
+  // whichever cluster answers: its controller's pid file, from its own configuration
+  const pidFile = /^SlurmctldPidFile\s*=\s*(\S+)/m.exec(sh(['scontrol', 'show', 'config']).out)?.[1];
+  if (!pidFile) throw new Error('scontrol show config names no SlurmctldPidFile');
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   const s = await server({ DROVER_SLURM_CALL_TIMEOUT_MS: '5000' });
   const id = await submit(s, spec('freeze', [sjob('through', ['sleep 3', 'echo through'])]));

@@ -1,13 +1,19 @@
 // Real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) for the web page
 // tests: a fresh user-data-dir per browser, screenshots under the test's temp dir. A missing
-// Chromium is a loud failure, never a skip: install it with `apt-get install -y chromium`.
+// Chromium is a loud failure (`npm test` installs it as root: apt-get install -y chromium);
+// DROVER_TEST_SKIP_BROWSER=1 skips these tests on purpose, with one warning.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'bun:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { TestServer } from '../helpers/server.ts';
 
 export const CHROMIUM = process.env.DROVER_TEST_CHROMIUM ?? '/usr/bin/chromium';
+export const SKIP_BROWSER = process.env.DROVER_TEST_SKIP_BROWSER === '1';
+if (SKIP_BROWSER) console.warn('[web tests] DROVER_TEST_SKIP_BROWSER=1: the Chromium tests are skipped ON PURPOSE');
+/** `test`, or `test.skip` when the browser tests are skipped on purpose */
+export const browserTest = SKIP_BROWSER ? test.skip : test;
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface Browser { ctx: BrowserContext; page: Page; shots: string; errors: string[]; shot(name: string): Promise<string>; close(): Promise<void> }

@@ -1,16 +1,17 @@
 // The web page in real headless Chromium against a real server: token entry, runs list, a run's
 // DAG and a job's log updating live (no reload), `why` for a blocked job, group pause/resume/cancel
 // and run cancel through the buttons, and the phone width. Screenshots go to <test root>/shots.
-import { test, expect, beforeAll, afterAll } from 'bun:test';
+import { expect, beforeAll, afterAll } from 'bun:test';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { storedLog } from '../ws/helpers.ts';
-import { openBrowser, login, textOf, waitText, type Browser } from './helpers.ts';
+import { openBrowser, browserTest, SKIP_BROWSER, login, textOf, waitText, type Browser } from './helpers.ts';
 
 let s: TestServer;
 let b: Browser;
 beforeAll(async () => {
+  if (SKIP_BROWSER) return;
   s = await startServer(['--max-parallel', '1']);
   b = await openBrowser(join(s.root, 'shots'));
 });
@@ -21,7 +22,7 @@ const cls = (sel: string) => b.page.locator(sel).first().getAttribute('class');
 const waitClass = (sel: string, status: string, timeout = 20_000) =>
   b.page.waitForFunction(([q, st]) => (document.querySelector(q as string)?.getAttribute('class') ?? '').includes(`st-${st}`), [sel, status] as const, { timeout, polling: 100 });
 
-test('the token form, then the runs list with live status', async () => {
+browserTest('the token form, then the runs list with live status', async () => {
   await b.page.goto(`${s.url}/`);
   await waitText(b.page, 'main', 'API token');
   expect(await b.page.locator('#token').isVisible()).toBe(true);
@@ -44,7 +45,7 @@ test('the token form, then the runs list with live status', async () => {
   await b.shot('runs-list');
 }, 60_000);
 
-test('a running run: its DAG and its job log update live', async () => {
+browserTest('a running run: its DAG and its job log update live', async () => {
   const gate = join(s.root, 'gate-dag');
   const spec = {
     name: 'web-dag', workspace: s.root,
@@ -86,7 +87,7 @@ test('a running run: its DAG and its job log update live', async () => {
   await b.shot('dag-succeeded');
 }, 60_000);
 
-test('pause and resume a group with the buttons; a queued job says why; cancel a run and a group', async () => {
+browserTest('pause and resume a group with the buttons; a queued job says why; cancel a run and a group', async () => {
   const blocker = await s.submit({ name: 'web-hold', workspace: s.root, stages: [{ name: 'x', jobs: [{ name: 'hold', commands: [`while [ ! -e ${join(s.root, 'gate-hold')} ]; do sleep 0.05; done`] }] }] });
   const sweep = await s.submit({ name: 'web-sweep', workspace: s.root, matrix: { i: [1, 2, 3] }, stages: [{ name: 'x', jobs: [{ name: 'work', commands: ['echo work ${{ params.i }}'] }] }] });
   const gid = sweep.group.id;
@@ -124,7 +125,7 @@ test('pause and resume a group with the buttons; a queued job says why; cancel a
   expect(b.errors).toEqual([]);
 }, 60_000);
 
-test('at phone width (375 px) the page fits: no sideways scrolling of the page, the graph scrolls inside', async () => {
+browserTest('at phone width (375 px) the page fits: no sideways scrolling of the page, the graph scrolls inside', async () => {
   await b.page.setViewportSize({ width: 375, height: 800 });
   const runs = (await s.api('GET', '/runs?pipeline=web-dag')).body.items;
   await go(`#/run/${runs[0].id}`);

@@ -2,17 +2,17 @@
 // a stale heartbeat), and when a server comes back on the same data dir and port it reattaches by
 // itself: the WebSocket reconnects, the job's log resumes from its byte offset (no gap, no
 // duplicate: it ends equal to the stored log) and the statuses catch up — all without a reload.
-import { test, expect, afterAll } from 'bun:test';
+import { expect, afterAll } from 'bun:test';
 import { join } from 'node:path';
 import { waitFor, type TestServer } from '../helpers/server.ts';
 import { storedLog, restartSamePort, startServerLowPort } from '../ws/helpers.ts';
-import { openBrowser, login, textOf, waitText, type Browser } from './helpers.ts';
+import { openBrowser, browserTest, login, textOf, waitText, type Browser } from './helpers.ts';
 
 const servers: TestServer[] = [];
 let b: Browser | undefined;
 afterAll(async () => { await b?.close(); for (const s of servers) await s.stop(); });
 
-test('G7: the page warns while the server is gone and reattaches to a restarted server on the same port', async () => {
+browserTest('G7: the page warns while the server is gone and reattaches to a restarted server on the same port', async () => {
   const s = await startServerLowPort();
   servers.push(s);
   b = await openBrowser(join(s.root, 'shots'));

@@ -29,6 +29,8 @@ export interface GcDeps {
   log?: Logger;
   /** a topic event's dedupe key holds this long; a settled event is removed after it (default 1 day) */
   eventTtlMs?: number;
+  /** told every pass's report (metrics) */
+  onPass?: (report: GcReport) => void;
   /** folders without a DB row are left alone until they are this old (a submit writes the folder first) */
   orphanGraceMs?: number;
 }
@@ -111,6 +113,7 @@ export class GarbageCollector {
       runs: removed, orphans, skipped_active: skipped, events_removed: events, pipelines: report,
     };
     if (!dryRun && (removed.length || orphans.length || events)) this.d.log?.info('gc removed runs', { runs: removed.length, orphans: orphans.length, events, bytes: out.bytes_freed });
+    this.d.onPass?.(out);
     return out;
   }
 

@@ -18,6 +18,9 @@ const dec = new TextDecoder();
 
 export interface ScanResult { out: Uint8Array; consumed: number }
 
+/** Secret values replaced so far, by every redactor of this process (/metrics: drover_log_redactions_total). */
+export const redactionCount = { matches: 0 };
+
 export class Redactor {
   readonly maxLen: number;
   readonly size: number;
@@ -90,6 +93,7 @@ export class Redactor {
       if (r.start >= cut) break;
       if (r.start > at) parts.push(data.subarray(at, r.start));
       for (const name of r.names) parts.push(this.markers.get(name)!);
+      redactionCount.matches += r.names.length;
       at = r.end;
       if (r.end > end) end = r.end;
     }

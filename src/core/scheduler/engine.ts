@@ -20,6 +20,7 @@ import { writeRunResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
 import type { Failpoints } from '../failpoints.ts';
+import type { EngineTelemetry } from '../telemetry.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
 import { TxEffects } from './tx-effects.ts';
@@ -43,6 +44,8 @@ export interface EngineDeps {
   onResult?: (run: RunRow, text: string) => void;
   /** test-only pauses, hangs and crashes at named places (DROVER_FAILPOINTS) */
   failpoints?: Failpoints;
+  /** told how long each tick took (metrics) */
+  telemetry?: EngineTelemetry;
 }
 
 export class Engine {
@@ -79,10 +82,11 @@ export class Engine {
   readonly secrets?: SecretsView;
   private logGate?: LogGate;
   private onResult?: (run: RunRow, text: string) => void;
+  private telemetry?: EngineTelemetry;
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.config = d.config;
-    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult;
+    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult; this.telemetry = d.telemetry;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -155,7 +159,7 @@ export class Engine {
   wake(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    const run = () => { this.scheduled = false; this.tick(); };
+    const run = () => { this.scheduled = false; const t0 = performance.now(); this.tick(); this.telemetry?.tick((performance.now() - t0) / 1000); };
     if (this.config.batchWindowMs > 0 && this.observations.length > 0) setTimeout(run, this.config.batchWindowMs);
     else setImmediate(run);
   }

@@ -1,0 +1,11 @@
+// The Slurm test cluster's environment for a test process whose shell did not source it:
+// SLURM_CONF and friends from $DROVER_CLUSTER_DIR/env.sh (written by tests/cluster/start.sh).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function loadClusterEnv(): void {
+  if (process.env.SLURM_CONF) return;
+  const file = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
+  if (!existsSync(file)) return;
+  for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) process.env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
+}
