@@ -196,7 +196,7 @@ export async function serve(o: ServeOptions) {
     engine.stop();
     logGate.stop();
     clearInterval(beat);
-    const running = engine.runningTotal;
+    const running = engine.ledger.total;
     let released = false;
     if (code === 0) { try { released = store.tx(() => store.daemonRelease(process.pid)); } catch (err) { log.error('could not release the data dir', { err: String(err) }); } }
     try { store.commits.flush(); } catch (err) { log.error('final fsync failed', { err: String(err) }); }

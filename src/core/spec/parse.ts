@@ -12,6 +12,8 @@ const SOURCES = new WeakMap<object, { text: string; doc: ReturnType<typeof parse
 export function parseYaml(text: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const e = doc.errors[0];
+  // the parser reports a stack overflow as a syntax error: it is the nesting limit, named as such
+  if (e && /call stack/i.test(e.message)) refuseTooDeep('spec');
   if (e) {
     const pos = e.linePos?.[0] ?? lineCol(text, e.pos[0]);
     // at the end of the text the line is empty: show the last line that has something
@@ -22,7 +24,16 @@ export function parseYaml(text: string): unknown {
     throw new DroverError('invalid_spec', `invalid YAML at line ${pos.line}, column ${pos.col ?? (pos as { column?: number }).column}: ${msg}\n  ${shown} | ${lines[shown - 1] ?? ''}`,
       { line: pos.line, column: pos.col ?? (pos as { column?: number }).column });
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    if (isTooDeep(err)) refuseTooDeep('spec');
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new DroverError('invalid_spec', 'invalid YAML: its aliasing expands past the limit (100 alias uses; an alias bomb?)', { limit: 100 });
+    }
+    throw err;
+  }
   if (value && typeof value === 'object') SOURCES.set(value, { text, doc });
   return value;
 }
