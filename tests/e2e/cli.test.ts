@@ -1,24 +1,14 @@
 // The CLI against a real server: submit --wait, status, logs, why, graph, queue, ls, cancel, dry-run,
 // and the exit codes (0 ok, 1 the run failed, 2 usage/refused input).
 import { test, expect, beforeAll, afterAll } from 'bun:test';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startServer, DROVER_CMD, type TestServer } from '../helpers/server.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
 
 let s: TestServer;
 beforeAll(async () => { s = await startServer(['--max-parallel', '2']); });
 afterAll(() => s?.stop());
 
-function drover(...args: string[]) {
-  const p = Bun.spawnSync([...DROVER_CMD, ...args], { cwd: s.root, env: { ...process.env, DROVER_DATA_DIR: s.dataDir } });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
-
-function specFile(name: string, body: string): string {
-  const f = join(s.root, `${name}.yaml`);
-  writeFileSync(f, body);
-  return f;
-}
+const drover = (...args: string[]) => s.cli(...args);
+const specFile = (name: string, body: string) => s.specFile(name, body);
 
 test('submit --wait prints the run id and exits 0; status, logs, why, graph and ls show it', () => {
   const f = specFile('ok', 'name: cli-ok\nstages:\n  - name: a\n    jobs:\n      - name: j\n        commands: ["echo hello cli"]\n');

@@ -1,24 +1,14 @@
 // Mistakes say where and what (issue 13 part 6): each one gives its message and exit code (CLI) or
 // 400 (API), and writes nothing — no run, no pipeline row.
 import { test, expect, beforeAll, afterAll } from 'bun:test';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startServer, DROVER_CMD, type TestServer } from '../helpers/server.ts';
 
 let s: TestServer;
 beforeAll(async () => { s = await startServer(['--max-parallel', '2']); });
 afterAll(() => s?.stop());
 
-function drover(...args: string[]) {
-  const p = Bun.spawnSync([...DROVER_CMD, ...args], { cwd: s.root, env: { ...process.env, DROVER_DATA_DIR: s.dataDir } });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
-
-function specFile(name: string, body: string): string {
-  const f = join(s.root, `${name}.yaml`);
-  writeFileSync(f, body);
-  return f;
-}
+const drover = (...args: string[]) => s.cli(...args);
+const specFile = (name: string, body: string) => s.specFile(name, body);
 
 /** Nothing was written: no run and no pipeline. */
 async function nothingWritten(): Promise<void> {

@@ -1,6 +1,6 @@
 // Starts a real `drover serve` process (source via bun, or the compiled binary when
 // DROVER_TEST_BINARY is set) on an ephemeral port with a temp data dir, and talks to it over HTTP.
-import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
@@ -35,6 +35,19 @@ export class TestServer {
   token = '';
   stderr = '';
   constructor(readonly root: string, readonly dataDir: string, readonly args: string[], readonly env: Record<string, string> = {}) {}
+
+  /** Run the `drover` CLI against this server (its data dir), from its root. */
+  cli(...args: string[]): { code: number | null; out: string; err: string } {
+    const p = Bun.spawnSync([...DROVER_CMD, ...args], { cwd: this.root, env: { ...process.env, DROVER_DATA_DIR: this.dataDir } });
+    return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+  }
+
+  /** A spec file `<name>.yaml` in the server's root. */
+  specFile(name: string, body: string): string {
+    const f = join(this.root, `${name}.yaml`);
+    writeFileSync(f, body);
+    return f;
+  }
 
   async start(): Promise<this> {
     const serverFile = join(this.dataDir, 'server.json');
