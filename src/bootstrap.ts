@@ -11,7 +11,9 @@ import { DroverError } from './core/errors.ts';
 import { ENGINE_DEFAULTS, SECOND, type EngineConfig } from './core/config.ts';
 import { newId, isoNow } from './core/ids.ts';
 import { newToken, hashToken } from './core/tokens.ts';
-import { builtinExecutors } from './plugins/registry.ts';
+import { Registry, BUILT_IN, parsePluginOpts } from './plugins/registry.ts';
+import { builtinDefinitions } from './plugins/builtins.ts';
+import { loadPluginDir } from './plugins/loader.ts';
 import { createApp } from './server/app.ts';
 import { TriggerService } from './core/triggers/index.ts';
 import { SecretStore } from './core/secrets/store.ts';
@@ -47,6 +49,12 @@ export interface ServeOptions {
   shutdownGraceMs?: number;
   /** --metrics-pipeline-labels: a `pipeline` label on the per-job metrics (one series per pipeline) */
   metricsPipelineLabels?: boolean;
+  /** --plugins: executor plugin files (default <data-dir>/plugins) */
+  pluginsDir?: string;
+  /** --plugin-opt NAME.KEY=VALUE, as given */
+  pluginOpts?: string[];
+  /** --plugin-timeout: the limit of each async executor call */
+  pluginTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_LOG_SIZE = 1024 ** 3;
@@ -85,8 +93,22 @@ function ensureAdminToken(store: SqliteStore, dataDir: string, log: Logger): voi
   log.info('wrote the admin token', { file });
 }
 
+/** The built-ins, then every plugin file: a PluginError (exit 2) before anything is opened or listens. */
+export async function loadExecutors(o: Pick<ServeOptions, 'dataDir' | 'maxParallel' | 'gpuSlots' | 'pluginsDir' | 'pluginOpts' | 'pluginTimeoutMs'>, log: Logger): Promise<Registry> {
+  const registry = new Registry({ dataDir: o.dataDir, log, settings: parsePluginOpts(o.pluginOpts ?? []), timeoutMs: o.pluginTimeoutMs });
+  for (const def of builtinDefinitions({ maxParallel: o.maxParallel, gpuSlots: o.gpuSlots })) await registry.add(def, BUILT_IN);
+  const dir = o.pluginsDir ?? join(o.dataDir, 'plugins');
+  const t0 = performance.now();
+  const files = await loadPluginDir(registry, dir);
+  registry.checkUnusedSettings();
+  if (files.length) log.info('loaded executor plugins', { dir, files: files.length, ms: Math.round(performance.now() - t0), names: [...registry.entries.values()].filter((e) => e.executor.source !== BUILT_IN).map((e) => e.executor.name) });
+  return registry;
+}
+
 export async function serve(o: ServeOptions) {
   const log = o.log ?? jsonLogger();
+  const maxParallel = o.maxParallel ?? cpus().length;
+  const registry = await loadExecutors({ ...o, maxParallel }, log.scope({ part: 'executors' }));
   assertLocalFilesystem(o.dataDir, o.allowNetworkFs);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const { sqlite } = openDatabase(join(o.dataDir, 'drover.db'));
@@ -95,8 +117,7 @@ export async function serve(o: ServeOptions) {
   ensureAdminToken(store, o.dataDir, log);
   process.env.DROVER_VERSION = pkg.version;
 
-  const maxParallel = o.maxParallel ?? cpus().length;
-  const executors: Map<string, Executor> = builtinExecutors({ maxParallel, gpuSlots: o.gpuSlots, dataDir: o.dataDir });
+  const executors: Map<string, Executor> = registry.executors();
   const config: EngineConfig = {
     ...ENGINE_DEFAULTS, dataDir: o.dataDir, runsDir: join(o.dataDir, 'runs'), workspaceRoot: o.workspaceRoot,
     maxParallel, killGraceMs: o.killGraceMs, maxSweep: o.maxSweep,

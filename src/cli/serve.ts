@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { resolve, join } from 'node:path';
 import { CliError, parseArgs, flagHelp } from './args.ts';
 import { DroverError } from '../core/errors.ts';
+import { PluginError } from '../plugins/registry.ts';
 import { parseDuration, parseSize } from '../core/spec/index.ts';
 
 const FLAGS = {
@@ -12,7 +13,9 @@ const FLAGS = {
   'workspace-root': { type: 'string', value: 'DIR', help: 'every workspace must stay under this (default: the current directory)' },
   'max-parallel': { type: 'string', value: 'N', help: 'jobs running at once (default: number of CPUs)' },
   'gpu-slots': { type: 'string', value: 'N', help: 'GPUs to use (GPU executor)' },
-  plugins: { type: 'string', value: 'DIR', help: 'load executor plugins from DIR' },
+  plugins: { type: 'string', value: 'DIR', help: 'load every *.ts / *.js executor plugin in DIR (default <data-dir>/plugins; see docs/PLUGINS.md)' },
+  'plugin-opt': { type: 'list', value: 'NAME.KEY=VALUE', help: "an executor's setting, checked by its schema (VALUE: JSON, else a string); repeatable" },
+  'plugin-timeout': { type: 'string', value: 'DUR', help: 'the longest one executor call (start, poll, cancel, adopt, detect) may take before its job fails executor_error (default 30s)' },
   'max-body': { type: 'string', value: 'SIZE', help: 'largest request body (default 1M)' },
   'max-sweep': { type: 'string', value: 'N', help: 'most runs one submit may make (default 10000)' },
   'kill-grace': { type: 'string', value: 'DUR', help: 'time between TERM and KILL on cancel/timeout (default 10s)' },
@@ -42,6 +45,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const dataDir = resolve(f['data-dir'] ?? process.env.DROVER_DATA_DIR ?? join(homedir(), '.drover'));
     const maxParallel = int(f['max-parallel'], 'max-parallel');
     if (maxParallel === 0) throw new CliError('drover serve: --max-parallel must be at least 1');
+    let pluginTimeoutMs: number | undefined;
     let maxBody = 1024 * 1024, killGraceMs = 10_000, leaseTtlMs: number | undefined, maxLogSize: number | null | undefined, retentionMaxAgeMs: number | undefined, backstopMs: number | undefined, finalizeGraceMs: number | undefined, shutdownGraceMs: number | undefined;
     try {
       if (f['max-body']) maxBody = /^\d+$/.test(f['max-body']) ? Number(f['max-body']) : parseSize(f['max-body']) * 1024 * 1024;
@@ -52,6 +56,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (f.backstop) backstopMs = parseDuration(f.backstop);
       if (f['finalize-grace']) finalizeGraceMs = parseDuration(f['finalize-grace']);
       if (f['shutdown-grace']) shutdownGraceMs = parseDuration(f['shutdown-grace']);
+      if (f['plugin-timeout']) pluginTimeoutMs = parseDuration(f['plugin-timeout']);
     } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
     const { serve } = await import('../bootstrap.ts');
     await serve({
@@ -59,11 +64,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
       workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
       maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs, shutdownGraceMs, metricsPipelineLabels: f['metrics-pipeline-labels'],
+      pluginsDir: f.plugins ? resolve(f.plugins) : undefined, pluginOpts: f['plugin-opt'], pluginTimeoutMs,
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {
     if (e instanceof CliError) { process.stderr.write(e.message + '\n'); return e.exitCode; }
     if (e instanceof DroverError) { process.stderr.write(`drover serve: ${e.message}\n`); return 2; }
+    if (e instanceof PluginError) { process.stderr.write(`drover serve: ${e.message}\n`); return 2; }
     if ((e as { code?: string }).code === 'EADDRINUSE') { process.stderr.write(`drover serve: the port is already in use (${(e as Error).message}); pick another with --port\n`); return 2; }
     throw e;
   }

@@ -22,6 +22,8 @@ export interface EngineConfig {
   backstopMs: number;
   /** how long an observed end may take to be applied before the reaper looks, and a finalizer's marker lasts unrenewed */
   finalizeGraceMs: number;
+  /** how often an executor whose backend was missing is asked again (detect) */
+  redetectMs?: number;
 }
 
 export const ENGINE_DEFAULTS = {

@@ -27,8 +27,17 @@ export class DroverError extends Error {
 
 export type FailureReason =
   | 'exit_code' | 'timeout' | 'lost' | 'canceled' | 'missing_workspace' | 'missing_run_folder'
-  | 'workspace_escape' | 'rejected_by_validator' | 'upstream_failed' | 'spawn_failed' | 'executor_unavailable'
+  | 'workspace_escape' | 'rejected_by_validator' | 'upstream_failed' | 'spawn_failed' | 'executor_unavailable' | 'executor_error'
   | 'output_conflict' | 'interpolation_failed' | 'unsafe_file' | `slurm:${string}` | 'no_gpu_detected' | 'missing_secret';
+
+/** An executor's own code threw, hung past its time limit or answered nonsense: the job it concerned
+ *  fails `executor_error` with this message, and the server goes on (plugins/guard.ts raises it). */
+export class ExecutorError extends Error {
+  constructor(readonly executor: string, readonly call: string, message: string) {
+    super(`executor '${executor}' ${call}: ${message}`);
+    this.name = 'ExecutorError';
+  }
+}
 
 const STORAGE_CODES = /SQLITE_(FULL|READONLY|IOERR|CANTOPEN)|ENOSPC|EROFS|EDQUOT|disk I\/O error|database or disk is full|readonly database|read-only file system|no space left/i;
 

@@ -137,7 +137,7 @@ export interface PreparedJob {
 }
 
 /** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */
-export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; startTime?: number; [k: string]: unknown }
+export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; [k: string]: unknown }
 
 export interface CommandResult { exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
 export interface JobResult {
@@ -178,11 +178,16 @@ export type Admission =
   | { ok: true; env?: Record<string, string>; device?: Record<string, unknown>; logLine?: string }
   | { ok: false; blocker: Blocker; fail?: boolean };
 
+/**
+ * The executor contract: what the built-in local, gpu and slurm executors and every plugin implement
+ * (plugins get it from `drover/plugin`; docs/PLUGINS.md says what each method must guarantee). The
+ * engine holds them wrapped by the registry (plugins/registry.ts), which adds the name and guards each call.
+ */
 export interface Executor {
-  name: string;
-  /** ownQueue: jobs go to a batch system with its own queue and limits (Slurm); they count against this
-   *  executor's slots (max submitted), not the global max_parallel */
-  capabilities: { gpus: boolean; arrays: boolean; survivesServerRestart: boolean; ownQueue?: boolean };
+  /** Jobs go to a batch system with its own queue and limits (Slurm): they count against this
+   *  executor's slots (max submitted), not the global max_parallel. */
+  ownQueue?: boolean;
+  /** The host's context; the registry calls it once before detect() (plugins also get it in create()). */
   init?(ctx: ExecutorContext): void;
   detect(): Promise<Capacity>;
   start(job: PreparedJob): Promise<Handle>;
@@ -207,4 +212,15 @@ export interface Executor {
   describe?(): Record<string, unknown>;
   /** Extra Prometheus lines for /metrics. */
   metrics?(): string[];
+}
+
+/** An executor as the engine holds it: loaded through the registry, named, and every call guarded. */
+export interface LoadedExecutor extends Executor {
+  readonly name: string;
+  /** 'built-in', or the absolute path of the plugin file */
+  readonly source: string;
+  readonly apiVersion: number;
+  /** calls that threw, hung or answered nonsense, by call (for /metrics) */
+  readonly callErrors: Readonly<Record<string, number>>;
+  init(ctx: ExecutorContext): void;
 }

@@ -3,6 +3,9 @@
 // metric set (src/metrics/drover.ts: outcomes, histograms, HTTP, WebSocket, SQLite, GC, build info).
 import type { ServerDeps } from './deps.ts';
 import { queueSnapshot } from './routes/queue.ts';
+import type { LoadedExecutor } from '../core/ports.ts';
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export function renderMetrics(d: ServerDeps): string {
   const q = queueSnapshot(d);
@@ -18,6 +21,14 @@ export function renderMetrics(d: ServerDeps): string {
     '# HELP drover_storage_ok 0 while writes fail (disk full or read-only)', '# TYPE drover_storage_ok gauge', `drover_storage_ok ${q.storage.ok ? 1 : 0}`,
     '# HELP drover_process_resident_bytes server RSS', '# TYPE drover_process_resident_bytes gauge', `drover_process_resident_bytes ${process.memoryUsage.rss()}`,
   ];
+  lines.push('# HELP drover_executor_info loaded executors: source (built-in or plugin file) and plugin API version (always 1)', '# TYPE drover_executor_info gauge',
+    ...Object.entries(q.executors).map(([n, e]) => `drover_executor_info{executor="${n}",source="${esc(String(e.source))}",api_version="${e.api_version ?? ''}"} 1`));
+  lines.push('# HELP drover_executor_available 0 while an executor reports its backend missing', '# TYPE drover_executor_available gauge',
+    ...Object.entries(q.executors).map(([n, e]) => `drover_executor_available{executor="${n}"} ${e.available === false ? 0 : 1}`));
+  lines.push('# HELP drover_executor_call_errors_total executor calls that threw, hung past --plugin-timeout or answered nonsense', '# TYPE drover_executor_call_errors_total counter');
+  for (const [name, ex] of d.engine.executors) {
+    for (const [call, n] of Object.entries((ex as Partial<LoadedExecutor>).callErrors ?? {})) lines.push(`drover_executor_call_errors_total{executor="${name}",call="${call}"} ${n}`);
+  }
   for (const ex of d.engine.executors.values()) lines.push(...(ex.metrics?.() ?? []));
   lines.push('# HELP drover_reaper_total jobs the reaper acted on, by tier', '# TYPE drover_reaper_total counter');
   for (const [tier, n] of Object.entries(d.engine.reaper)) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);

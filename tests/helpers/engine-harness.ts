@@ -29,7 +29,7 @@ export class FakeExecutor implements Executor {
   readonly running = new Map<string, { attempt: number; handle: Handle }>();
   readonly holders = new Map<string, number>();
   readonly canceled: string[] = [];
-  capabilities: Executor['capabilities'];
+  ownQueue?: boolean;
   private ctx?: ExecutorContext;
   admit?: Executor['admit'];
   release?: Executor['release'];
@@ -37,7 +37,7 @@ export class FakeExecutor implements Executor {
   explain?: Executor['explain'];
 
   constructor(readonly name: string, readonly slotCount: number, opts: { ownQueue?: boolean; devices?: number } = {}) {
-    this.capabilities = { gpus: !!opts.devices, arrays: false, survivesServerRestart: true, ownQueue: opts.ownQueue };
+    this.ownQueue = opts.ownQueue;
     if (opts.devices) {
       const devices = opts.devices;
       const free = () => devices - this.holders.size;

@@ -124,6 +124,8 @@ export function humanOutput(): Output {
         if ('submitted' in e) parts.push(`submitted ${e.submitted}, pending ${e.pending}, running ${e.running}`);
         const ctl = e.controller as { ok?: boolean; error?: string } | undefined;
         if (ctl && ctl.ok === false) parts.push(`controller unreachable: ${ctl.error ?? ''}`);
+        if (e.available === false) parts.push(`unavailable: ${e.unavailable_reason ?? ''}`);
+        if (e.source) parts.push(dim(`${e.source}${e.api_version != null ? `, api v${e.api_version}` : ''}`));
         return parts.join('  ');
       };
       let s = `running ${count(q.running)}${q.max_parallel != null ? ` / max ${q.max_parallel}` : ''}   queued ${count(q.queued)}\n`;

@@ -1,6 +1,7 @@
 // After a restart: jobs that were running when the previous server died are re-adopted (none lost,
 // none run twice), and executors that cannot tell of an exit (Slurm) are polled in one batched call.
 import { lostEnd } from '../observations.ts';
+import { ExecutorError } from '../errors.ts';
 import type { Executor, Handle, Logger, Observation, Store } from '../ports.ts';
 import type { SlotLedger } from './slot-ledger.ts';
 import type { SpecCatalog } from './spec-catalog.ts';
@@ -25,7 +26,7 @@ export async function adoptRunning(h: AdoptionHost): Promise<void> {
     if (job.final_token) continue; // its end was observed already; its finalization is the reaper's (tier b)
     const handle = h.catalog.handleOf(job);
     if (!ex?.adopt) { h.observe(lostEnd(job.id, job.attempt, `executor '${job.executor}' cannot re-adopt jobs`)); continue; }
-    const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => lostEnd(job.id, job.attempt, String(e)));
+    const obs = await ex.adopt(job.id, job.attempt, handle).catch((e) => lostEnd(job.id, job.attempt, e instanceof ExecutorError ? `executor_error: ${e.message}` : String(e)));
     h.log.info('re-adopted job', { jobId: job.id, state: obs.state });
     if (obs.state !== 'running') h.observe(obs);
     else if (obs.handle) h.recordHandle({ jobId: job.id, attempt: job.attempt, handle: obs.handle });
@@ -37,14 +38,18 @@ export async function adoptRunning(h: AdoptionHost): Promise<void> {
 export function pollLoop(h: AdoptionHost, name: string, ex: Executor): void {
   const again = () => { if (!h.stopped()) setTimeout(run, ex.pollIntervalMs!()).unref?.(); };
   const run = async () => {
+    let jobs: { id: string; attempt: number; handle: string | null }[] = [];
     try {
-      const jobs = h.store.runningJobsOf(name).filter((j) => j.handle && !j.final_token); // (an end being finalized is not polled again)
+      jobs = h.store.runningJobsOf(name).filter((j) => j.handle && !j.final_token); // (an end being finalized is not polled again)
       if (jobs.length) {
         const obs = await ex.poll(jobs.map((j) => ({ jobId: j.id, attempt: j.attempt, handle: JSON.parse(j.handle!) as Handle })));
         for (const o of obs) if (o.state !== 'running') h.observe(o);
       }
     } catch (err) {
-      h.log.warn('executor poll failed; will retry', { executor: name, err: String(err) });
+      // the executor's own poll threw or hung: the jobs it was asked about fail (a transient backend
+      // trouble is the executor's to absorb: it answers `running` and says why in explain())
+      if (err instanceof ExecutorError) for (const j of jobs) h.observe(lostEnd(j.id, j.attempt, `executor_error: ${err.message}`));
+      else h.log.warn('executor poll failed; will retry', { executor: name, err: String(err) });
     }
     again();
   };

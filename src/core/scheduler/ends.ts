@@ -64,7 +64,7 @@ export function finishRunning(eng: Engine, job: JobRow, r: JobResult, lostReason
   else if ((outcome = verdictOf(r) ?? outcome)) { status = outcome.status; reason = outcome.reason; message = outcome.message; }
   else if (r.rc === 0) status = 'succeeded';
   else if (r.rc === null) {
-    status = 'failed'; reason = lostReason?.startsWith('spawn_failed') ? 'spawn_failed' : 'lost';
+    status = 'failed'; reason = /^(spawn_failed|executor_error)\b/.exec(lostReason ?? '')?.[1] ?? 'lost';
     message = lostReason ?? 'the job ended without reporting a result (killed from outside?)';
   } else {
     status = 'failed'; reason = 'exit_code';

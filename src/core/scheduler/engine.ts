@@ -59,6 +59,9 @@ export class Engine {
   readonly ready = new ReadyQueue();
   readonly catalog: SpecCatalog;
   private readonly slotCount = new Map<string, number>();
+  /** executors whose detect() found their backend missing, with its reason */
+  readonly unavailable = new Map<string, string>();
+  private detectTimer: ReturnType<typeof setInterval> | null = null;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
@@ -123,9 +126,13 @@ export class Engine {
         },
         log: this.log.scope({ executor: name }),
       });
-      const cap = await ex.detect().catch((e) => ({ available: false, slots: 0, reason: String(e) }));
-      this.slotCount.set(name, cap.available ? cap.slots : 0);
+      await this.detect(name, ex);
     }
+    // an executor whose backend was missing is asked again now and then (a cluster that came back)
+    this.detectTimer = setInterval(() => {
+      for (const [name, ex] of this.executors) if (this.unavailable.has(name)) void this.detect(name, ex).then(() => this.wake());
+    }, this.config.redetectMs ?? 30_000);
+    this.detectTimer.unref?.();
     // leases get a grace period from our own restart: agents could not reach a dead server
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
@@ -139,6 +146,16 @@ export class Engine {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.detectTimer) clearInterval(this.detectTimer);
+  }
+
+  /** Ask an executor for its capacity: its slots, or why it is unavailable (jobs then wait, `why` says so). */
+  private async detect(name: string, ex: Executor): Promise<void> {
+    const cap = await ex.detect().catch((e) => ({ available: false, slots: 0, reason: String((e as Error)?.message ?? e) }));
+    const ok = !!cap?.available && Number.isFinite(cap.slots) && cap.slots > 0;
+    this.slotCount.set(name, ok ? Math.floor(cap.slots) : 0);
+    if (ok) this.unavailable.delete(name);
+    else this.unavailable.set(name, cap?.reason ? String(cap.reason) : cap?.available ? 'it reports no slots' : 'its detect() says unavailable');
   }
 
   /** An observation for the next tick (executors, finalizers, the reaper). */
@@ -288,11 +305,11 @@ export class Engine {
   // ---- slots, readiness, blockers (used by the steps in starts.ts, ends.ts, reaper.ts, control.ts) ----
 
   /** Jobs of ownQueue executors (Slurm) wait in their batch system's queue, outside max_parallel. */
-  limited(executor: string): boolean { return !this.executors.get(executor)?.capabilities.ownQueue; }
+  limited(executor: string): boolean { return !this.executors.get(executor)?.ownQueue; }
   slots(executor: string): number { return this.slotCount.get(executor) ?? 0; }
 
   ownQueueRoom(): boolean {
-    for (const [name, ex] of this.executors) if (ex.capabilities.ownQueue && this.ledger.running(name) < this.slots(name)) return true;
+    for (const [name, ex] of this.executors) if (ex.ownQueue && this.ledger.running(name) < this.slots(name)) return true;
     return false;
   }
 
@@ -312,7 +329,7 @@ export class Engine {
   }
 
   gateView(now: number): GateView {
-    return { store: this.store, executors: this.executors, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e) };
+    return { store: this.store, executors: this.executors, unavailable: this.unavailable, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e) };
   }
 
   /** Record a blocker in the job's why-history once per change of `sig` (default: the blocker itself). */

@@ -10,6 +10,8 @@ import type { SpecCatalog } from './spec-catalog.ts';
 
 export interface GateView {
   store: Store; executors: Map<string, Executor>; ledger: SlotLedger; catalog: SpecCatalog;
+  /** loaded executors whose backend detect() found missing, with the reason */
+  unavailable: Map<string, string>;
   config: Pick<EngineConfig, 'maxParallel'>;
   slots(executor: string): number;
   /** jobs of ownQueue executors (Slurm) wait in their batch system's queue, outside max_parallel */
@@ -25,6 +27,12 @@ export const agentOnly: Gate = (_v, job) => job.executor !== 'agent' ? null
 
 export const executorMissing: Gate = (v, job) => job.executor === 'agent' || v.executors.has(job.executor) ? null
   : { code: 'executor_unavailable', message: `executor '${job.executor}' is not loaded in this server`, executor: job.executor, fail: true };
+
+/** Loaded, but its backend is missing (detect() said so): the job waits; detection is retried. */
+export const executorDown: Gate = (v, job) => {
+  const reason = v.unavailable.get(job.executor);
+  return reason === undefined ? null : { code: 'executor_unavailable', message: `executor '${job.executor}' is unavailable: ${reason}`, executor: job.executor };
+};
 
 export const groupPaused: Gate = (v, job) => {
   const g = v.store.getGroup(job.group_id);
@@ -64,7 +72,7 @@ export const pipelineConcurrency: Gate = (v, _job, run) => {
 };
 
 /** The order the scheduler asks them in: cheap checks of memory first, reads of other rows last. */
-export const GATES: Gate[] = [agentOnly, executorMissing, groupPaused, backoff, executorSlots, maxParallel, previousRun, pipelineConcurrency];
+export const GATES: Gate[] = [agentOnly, executorMissing, executorDown, groupPaused, backoff, executorSlots, maxParallel, previousRun, pipelineConcurrency];
 
 /** Gates whose refusal goes into the job's why-history (the others change too often to be news). */
 export const NOTED = new Set<Gate>([previousRun, pipelineConcurrency]);

@@ -1,6 +1,8 @@
 // After a commit: the jobs the transaction started are handed to their executors. Executors that can
-// start several at once (sbatch --array) get them together; a failed start comes back as a lost end.
+// start several at once (sbatch --array) get them together; a failed start comes back as a lost end
+// (`executor_error` when the executor's own code failed or hung, else `spawn_failed`).
 import { lostEnd } from '../observations.ts';
+import { ExecutorError } from '../errors.ts';
 import type { Executor, Handle, Logger, Observation } from '../ports.ts';
 import type { Start } from './tx-effects.ts';
 
@@ -23,7 +25,7 @@ export function launchAll(h: LaunchHost, starts: Start[]): void {
       (handles) => handles.forEach((handle, i) => h.started({ jobId: list[i]!.job.id, attempt: list[i]!.job.attempt, handle })),
       (err) => {
         h.log.error('executor failed to start jobs', { executor: name, err: String(err) });
-        for (const s of list) h.failed(lostEnd(s.job.id, s.job.attempt, `spawn_failed: ${String(err)}`));
+        for (const s of list) h.failed(lostEnd(s.job.id, s.job.attempt, startFailure(err)));
       },
     );
   }
@@ -34,7 +36,9 @@ function launchOne(h: LaunchHost, { job, prepared }: Start): void {
     (handle) => h.started({ jobId: job.id, attempt: job.attempt, handle }),
     (err) => {
       h.log.error('executor failed to start job', { jobId: job.id, err: String(err) });
-      h.failed(lostEnd(job.id, job.attempt, `spawn_failed: ${String(err)}`));
+      h.failed(lostEnd(job.id, job.attempt, startFailure(err)));
     },
   );
 }
+
+const startFailure = (err: unknown) => err instanceof ExecutorError ? `executor_error: ${err.message}` : `spawn_failed: ${String(err)}`;

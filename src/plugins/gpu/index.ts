@@ -137,8 +137,6 @@ export function createGpuExecutor({
   }
 
   const executor = {
-    name,
-    capabilities: { gpus: true, arrays: false, survivesServerRestart: true },
     init(c: ExecutorContext) { ctx = c; local.init(c); },
 
     async detect() {
@@ -207,7 +205,7 @@ export function createGpuExecutor({
         jobs_running: holding.size + onCpu.size,
         cpu_fallback_running: onCpu.size,
         gpus: inv.gpus.map((g) => ({ ...g, job: alloc.holderOf(g.index) })),
-        detected: inv.detected, source: inv.source, reason: inv.reason, detail: inv.detail, detected_at: inv.at,
+        detected: inv.detected, detected_by: inv.source, reason: inv.reason, detail: inv.detail, detected_at: inv.at,
         ...(lastError ? { last_error: lastError } : {}),
       };
     },

@@ -34,8 +34,6 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
   }
 
   const executor = {
-    name,
-    capabilities: { gpus: false, arrays: false, survivesServerRestart: true },
     init(c: ExecutorContext) { ctx = c; },
     async detect() { return { available: true, slots }; },
 

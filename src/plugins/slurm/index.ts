@@ -50,8 +50,7 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
   };
 
   const executor = {
-    name: o.name,
-    capabilities: { gpus: true, arrays: true, survivesServerRestart: true, ownQueue: true },
+    ownQueue: true,
     init(c: ExecutorContext) { ctx = c; },
 
     async detect() {

@@ -2,6 +2,7 @@
 // /api/v1/events?since=SEQ (status changes, the same objects the WebSocket sends).
 import { Hono } from 'hono';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+import type { LoadedExecutor } from '../../core/ports.ts';
 
 export function queueSnapshot(d: ServerDeps) {
   const eng = d.engine;
@@ -13,7 +14,15 @@ export function queueSnapshot(d: ServerDeps) {
     groups.set(row.group_id, g);
   }
   const executors: Record<string, Record<string, unknown> & { slots: number; used: number }> = {};
-  for (const [name, ex] of eng.executors) executors[name] = { slots: eng.slots(name), used: eng.ledger.running(name), ...(ex.describe?.() ?? {}) };
+  for (const [name, ex] of eng.executors) {
+    const loaded = ex as Partial<LoadedExecutor>;
+    const down = eng.unavailable.get(name);
+    executors[name] = {
+      slots: eng.slots(name), used: eng.ledger.running(name), ...(ex.describe?.() ?? {}),
+      source: loaded.source ?? 'built-in', api_version: loaded.apiVersion ?? null,
+      ...(down !== undefined ? { available: false, unavailable_reason: down } : { available: true }),
+    };
+  }
   return {
     max_parallel: eng.config.maxParallel, running: eng.ledger.total, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
