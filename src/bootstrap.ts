@@ -13,7 +13,7 @@ import { newId, isoNow } from './core/ids.ts';
 import { newToken, hashToken } from './core/tokens.ts';
 import { Registry, BUILT_IN, parsePluginOpts } from './plugins/registry.ts';
 import { builtinDefinitions } from './plugins/builtins.ts';
-import { loadPluginDir } from './plugins/loader.ts';
+import { loadPluginDir, loadPluginFile } from './plugins/loader.ts';
 import { createApp } from './server/app.ts';
 import { TriggerService } from './core/triggers/index.ts';
 import { SecretStore } from './core/secrets/store.ts';
@@ -51,6 +51,8 @@ export interface ServeOptions {
   metricsPipelineLabels?: boolean;
   /** --plugins: executor plugin files (default <data-dir>/plugins) */
   pluginsDir?: string;
+  /** --plugin FILE: single plugin files, loaded after the dir's */
+  pluginFiles?: string[];
   /** --plugin-opt NAME.KEY=VALUE, as given */
   pluginOpts?: string[];
   /** --plugin-timeout: the limit of each async executor call */
@@ -94,12 +96,13 @@ function ensureAdminToken(store: SqliteStore, dataDir: string, log: Logger): voi
 }
 
 /** The built-ins, then every plugin file: a PluginError (exit 2) before anything is opened or listens. */
-export async function loadExecutors(o: Pick<ServeOptions, 'dataDir' | 'maxParallel' | 'gpuSlots' | 'pluginsDir' | 'pluginOpts' | 'pluginTimeoutMs'>, log: Logger): Promise<Registry> {
+export async function loadExecutors(o: Pick<ServeOptions, 'dataDir' | 'maxParallel' | 'gpuSlots' | 'pluginsDir' | 'pluginFiles' | 'pluginOpts' | 'pluginTimeoutMs'>, log: Logger): Promise<Registry> {
   const registry = new Registry({ dataDir: o.dataDir, log, settings: parsePluginOpts(o.pluginOpts ?? []), timeoutMs: o.pluginTimeoutMs });
   for (const def of builtinDefinitions({ maxParallel: o.maxParallel, gpuSlots: o.gpuSlots })) await registry.add(def, BUILT_IN);
   const dir = o.pluginsDir ?? join(o.dataDir, 'plugins');
   const t0 = performance.now();
   const files = await loadPluginDir(registry, dir);
+  for (const f of o.pluginFiles ?? []) { await loadPluginFile(registry, f); files.push(f); }
   registry.checkUnusedSettings();
   if (files.length) log.info('loaded executor plugins', { dir, files: files.length, ms: Math.round(performance.now() - t0), names: [...registry.entries.values()].filter((e) => e.executor.source !== BUILT_IN).map((e) => e.executor.name) });
   return registry;

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Entry> = {
   gc: ['apply retention now (--dry-run to preview)', async () => (await import('./cli/gc.ts')).gcCommand],
   token: ['create, list or delete API tokens', async () => (await import('./cli/token.ts')).tokenCommand],
   doctor: ['check this installation (filesystem, space, database, clock, Slurm, GPUs, server, tokens) and print fixes', async () => (await import('./cli/doctor.ts')).doctorCommand],
+  plugin: ["'plugin test FILE': run the executor conformance suite against a plugin (docs/PLUGINS.md)", async () => (await import('./cli/plugin.ts')).pluginCommand],
   verify: ['check a run\'s signed result.json (attestation)', async () => (await import('./cli/verify.ts')).verifyCommand],
   secret: ['set, list or delete secrets', async () => {
     // @ts-ignore: another owner's file, maybe absent; inside try, so the bundler accepts a build without it

@@ -14,6 +14,7 @@ const FLAGS = {
   'max-parallel': { type: 'string', value: 'N', help: 'jobs running at once (default: number of CPUs)' },
   'gpu-slots': { type: 'string', value: 'N', help: 'GPUs to use (GPU executor)' },
   plugins: { type: 'string', value: 'DIR', help: 'load every *.ts / *.js executor plugin in DIR (default <data-dir>/plugins; see docs/PLUGINS.md)' },
+  plugin: { type: 'list', value: 'FILE', help: 'also load this plugin file (repeatable; after those of --plugins)' },
   'plugin-opt': { type: 'list', value: 'NAME.KEY=VALUE', help: "an executor's setting, checked by its schema (VALUE: JSON, else a string); repeatable" },
   'plugin-timeout': { type: 'string', value: 'DUR', help: 'the longest one executor call (start, poll, cancel, adopt, detect) may take before its job fails executor_error (default 30s)' },
   'max-body': { type: 'string', value: 'SIZE', help: 'largest request body (default 1M)' },
@@ -64,7 +65,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       workspaceRoot: resolve(f['workspace-root'] ?? process.cwd()), maxParallel, gpuSlots: int(f['gpu-slots'], 'gpu-slots'), maxBody,
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
       maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs, shutdownGraceMs, metricsPipelineLabels: f['metrics-pipeline-labels'],
-      pluginsDir: f.plugins ? resolve(f.plugins) : undefined, pluginOpts: f['plugin-opt'], pluginTimeoutMs,
+      pluginsDir: f.plugins ? resolve(f.plugins) : undefined, pluginFiles: f.plugin.map((p) => resolve(p)), pluginOpts: f['plugin-opt'], pluginTimeoutMs,
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {

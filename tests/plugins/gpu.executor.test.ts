@@ -91,7 +91,7 @@ describe('gpu executor', () => {
     const { ex } = await make(2);
     ex.admit({ jobId: 'j1', attempt: 1, resources: res() });
     const d = ex.describe() as any;
-    expect(d).toMatchObject({ slots: 2, used: 1, jobs_running: 1, detected: 2, reason: null, source: 'nvidia-smi' });
+    expect(d).toMatchObject({ slots: 2, used: 1, jobs_running: 1, detected: 2, reason: null, detected_by: 'nvidia-smi' });
     expect(d.gpus.map((g: any) => [g.index, g.name, g.memory_total_mib, g.job])).toEqual([[0, 'Fake GPU 0', 8000, 'j1'], [1, 'Fake GPU 1', 8000, null]]);
   });
 
