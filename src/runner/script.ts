@@ -70,12 +70,20 @@ export function renderScript(s: ScriptInput): string {
     if (k === 'DROVER_ATTEMPT' && /^\d+$/.test(v)) lines.push(`export DROVER_ATTEMPT=$((${v} + \${__DROVER_RESTARTS:-0}))`);
     else lines.push(`export ${k}=${shellQuote(v)}`);
   }
+  // TERM (cancel, timeout, a batch system ending the job) does not kill the runner at once: it lets the
+  // running command end (the command gets TERM too, and KILL after the grace), records it, and stops. A
+  // runner that died first would orphan the command, and a batch system that tracks processes by parent
+  // (Slurm's proctrack/linuxproc) could then never KILL a command that ignores TERM.
   lines.push(
+    "__T=; trap '__T=143' TERM",
+    `__drover_stop() { ${TIMES}; echo "__DROVER_RC=$1"; exit "$1"; }`,
     '__drover_cmd() {',
+    '  [ -z "$__T" ] || __drover_stop 143',
     '  local s=${EPOCHREALTIME/,/.}',
     `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/${logs}/$1.log" 2>&1 </dev/null`,
     '  local c=$?',
     '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$s" "${EPOCHREALTIME/,/.}" >"$__D/meta/$1.json"',
+    '  [ -z "$__T" ] || __drover_stop $((c ? c : 143))',
     '  return $c',
     '}',
   );
