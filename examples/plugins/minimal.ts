@@ -1,6 +1,6 @@
 // A complete executor plugin: runs each job's runner script on this machine, detached, and polls it.
-// Load it with `drover serve --plugins examples/plugins`, check it with `drover plugin test examples/plugins/minimal.ts`.
-import { defineExecutor, exitCode, exited, lost, v } from 'drover/plugin';
+// Load it with `drover serve --plugins examples/plugins`; check it with `drover plugin test examples/plugins/minimal.ts`.
+import { defineExecutor, exitCode, exited, lost, v, type Handle, type Observation } from 'drover/plugin';
 
 export default defineExecutor({
   apiVersion: 1,
@@ -9,6 +9,12 @@ export default defineExecutor({
 
   create(settings, host) {
     const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    // the runner writes its exit code into the job folder last: present → ended; absent and dead → lost
+    const check = (jobId: string, attempt: number, handle: Handle): Observation =>
+      exitCode(handle) !== null ? exited(jobId, attempt, handle)
+      : alive(handle.pid as number) ? { jobId, attempt, state: 'running' }
+      : lost(jobId, attempt, 'the runner died without writing its exit code');
+
     return {
       async detect() { return { available: true, slots: settings.slots }; },
 
@@ -21,13 +27,7 @@ export default defineExecutor({
       },
 
       pollIntervalMs: () => 200,
-
-      async poll(jobs) {
-        return jobs.map(({ jobId, attempt, handle }) =>
-          exitCode(handle) !== null ? exited(jobId, attempt, handle)
-          : alive(handle.pid as number) ? { jobId, attempt, state: 'running' as const }
-          : lost(jobId, attempt, 'the runner died without writing its exit code'));
-      },
+      async poll(jobs) { return jobs.map((j) => check(j.jobId, j.attempt, j.handle)); },
 
       async cancel(handle, { graceMs }) {
         const group = -(handle.pid as number);
@@ -35,10 +35,8 @@ export default defineExecutor({
         setTimeout(() => { try { process.kill(group, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
       },
 
-      // after a server restart: the same answer a poll gives
-      async adopt(jobId, attempt, handle) {
-        return (await this.poll([{ jobId, attempt, handle }]))[0]!;
-      },
+      // after a server restart: the same answer a poll gives (running → polled on; ended → its result)
+      async adopt(jobId, attempt, handle) { return check(jobId, attempt, handle); },
     };
   },
 });
