@@ -4,9 +4,11 @@
 #               used and left running; otherwise tests/cluster/start.sh starts one and stop.sh ends it.
 #   Chromium    /usr/bin/chromium (or $DROVER_TEST_CHROMIUM) for tests/web.
 #   Prometheus  /usr/bin/prometheus (or $DROVER_TEST_PROMETHEUS) for tests/server/prometheus.test.ts.
+#   sshd        /usr/sbin/sshd (or $DROVER_TEST_SSHD; Debian openssh-server, only the binary: the tests start
+#               their own on a free port) for the ssh plugin in tests/plugins/conformance.test.ts.
 # What is missing is apt-installed when running as root; otherwise the run stops at once with one line
 # naming the install command and the variable that skips that group on purpose
-# (DROVER_TEST_SKIP_SLURM=1, DROVER_TEST_SKIP_BROWSER=1, DROVER_TEST_SKIP_PROMETHEUS=1).
+# (DROVER_TEST_SKIP_SLURM=1, DROVER_TEST_SKIP_BROWSER=1, DROVER_TEST_SKIP_PROMETHEUS=1, DROVER_TEST_SKIP_SSHD=1).
 # Arguments go to `bun test` (`npm test -- tests/web` runs one folder and provisions only what it needs).
 # A developer with a cluster up can also run `bun test FILE` directly.
 set -uo pipefail
@@ -53,6 +55,7 @@ trap 'exit 130' INT TERM
 
 if wants web "$@"; then need DROVER_TEST_SKIP_BROWSER Chromium "${DROVER_TEST_CHROMIUM:-/usr/bin/chromium}" chromium; fi
 if wants prometheus "$@"; then need DROVER_TEST_SKIP_PROMETHEUS Prometheus "${DROVER_TEST_PROMETHEUS:-/usr/bin/prometheus}" prometheus; fi
+if wants tests/plugins/conformance "$@"; then need DROVER_TEST_SKIP_SSHD 'OpenSSH server' "${DROVER_TEST_SSHD:-/usr/sbin/sshd}" openssh-server; fi
 if wants slurm "$@" && [ "${DROVER_TEST_SKIP_SLURM:-}" != 1 ]; then
   env_file=${DROVER_CLUSTER_DIR:-/tmp/drover-test-cluster}/env.sh
   if [ -z "${SLURM_CONF:-}" ] && [ -f "$env_file" ] && ! slurm_answers; then . "$env_file"; fi

@@ -107,7 +107,8 @@ export default defineExecutor({
           .sort((a, b) => load.get(key(a))!.size / a.slots - load.get(key(b))!.size / b.slots);
         let last = 'no host has a free slot';
         for (const t of order) {
-          const cmd = `cd ${shellQuote(job.dir)} && setsid nohup bash ${shellQuote(job.script)} </dev/null >/dev/null 2>&1 &`;
+          // a simple command in the background (not a list: its subshell would hold the session open)
+          const cmd = `cd ${shellQuote(job.dir)} || exit 1; setsid nohup bash ${shellQuote(job.script)} </dev/null >/dev/null 2>&1 &`;
           const r = await ssh(t, cmd);
           if (r.code === 0) {
             load.get(key(t))!.add(job.id);
@@ -149,7 +150,7 @@ export default defineExecutor({
         const pg = `$(sed -n 's/^__DROVER_PID=//p' ${d}/job.out 2>/dev/null | head -n1)`;
         // TERM to the job's process group now, KILL after the grace from a detached sleeper on the host
         const r = await ssh(t, `p=${pg}; [ -n "$p" ] || exit 0; kill -TERM -- -$p 2>/dev/null; ` +
-          `setsid nohup sh -c 'sleep ${Math.ceil(graceMs / 1000)}; kill -KILL -- -'"$p" </dev/null >/dev/null 2>&1 &`);
+          `setsid nohup bash -c "sleep ${Math.max(1, Math.ceil(graceMs / 1000))}; kill -KILL -- -$p" </dev/null >/dev/null 2>&1 &`);
         if (r.code !== 0) throw new Error(`ssh ${h.host}: ${r.err || `exit ${r.code}`}`);
       },
 

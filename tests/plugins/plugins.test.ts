@@ -34,11 +34,14 @@ async function serveRefused(args: string[]) {
 }
 
 test('the examples load from --plugins DIR: /queue and `drover queue` show their source and api version, /metrics their lines', async () => {
-  const s = await startServer(['--plugins', EXAMPLES, '--plugin-opt', 'minimal.slots=3']);
+  // (ssh.ts needs hosts: one where nothing listens, so it loads and reports itself unavailable)
+  const s = await startServer(['--plugins', EXAMPLES, '--plugin-opt', 'minimal.slots=3', '--plugin-opt', 'ssh.hosts=[{"host":"127.0.0.1","port":1}]']);
   try {
     const q = await s.api('GET', '/queue');
     expect(q.body.executors.minimal).toMatchObject({ slots: 3, used: 0, source: join(EXAMPLES, 'minimal.ts'), api_version: 1, available: true });
     expect(q.body.executors.local).toMatchObject({ source: 'built-in', api_version: 1 });
+    expect(q.body.executors.ssh).toMatchObject({ source: join(EXAMPLES, 'ssh.ts'), api_version: 1, available: false, slots: 0 });
+    expect(q.body.executors.ssh.unavailable_reason).toMatch(/no host answers over ssh \(127\.0\.0\.1:1: .+\)/);
     const cli = s.cli('queue');
     expect(cli.out).toMatch(/minimal\s+0\/3 used.*examples\/plugins\/minimal\.ts, api v1/);
     const m = await s.api('GET', '/metrics');
