@@ -4,6 +4,8 @@
 // A job with secrets gets their values in the claim: they go to a 0600 .secrets file that job.sh
 // sources and deletes, its output to raw/, and a local redacting copier makes logs/ from it — so
 // what is uploaded (logs and outputs) is already redacted.
+// $DROVER_NEEDS comes in the claim and is written beside job.sh before it starts; the jobs of one run
+// that this agent runs share one work dir here, <work>/runs/<run>/work ($DROVER_WORKDIR).
 import { mkdirSync, writeFileSync, openSync, readSync, fstatSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJobResult, readCpuTimes } from '../runner/meta.ts';
@@ -11,6 +13,7 @@ import { killGroup } from '../plugins/local/proc.ts';
 import { shellQuote } from '../runner/quote.ts';
 import { Copier } from '../core/redact/copier.ts';
 import { Redactor } from '../core/redact/redactor.ts';
+import { writeNeedsFile, type NeedsDoc } from '../core/scheduler/needs.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
@@ -19,6 +22,8 @@ export interface Claim {
   script: string;
   env: Record<string, string>;
   secrets?: Record<string, string>;
+  /** the $DROVER_NEEDS document (fan-in); absent from servers before it existed */
+  needs?: NeedsDoc;
 }
 
 
@@ -28,6 +33,9 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, 'meta'), { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'job.sh'), claim.script, { mode: 0o700 });
+  writeNeedsFile(dir, claim.needs ?? {});
+  const runWork = join(workDir, 'runs', job.run_id, 'work');
+  mkdirSync(runWork, { recursive: true, mode: 0o700 });
   const secrets = Object.entries(claim.secrets ?? {});
   const redactor = new Redactor(secrets.map(([name, value]) => ({ name, value })));
   let copier: Copier | null = null;
@@ -38,7 +46,7 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
     copier = new Copier({ dir, commandCount: job.commands, redactor, maxLogSize: null }).start();
   }
   const proc = Bun.spawn(['bash', join(dir, 'job.sh')], {
-    cwd: dir, env: { ...process.env, ...claim.env, DROVER_JOB_DIR: dir }, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
+    cwd: dir, env: { ...process.env, ...claim.env, DROVER_JOB_DIR: dir, DROVER_WORKDIR: runWork }, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
   });
   let leaseLost = false;
   let stopping = false;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DroverError } from './errors.ts';
 import { newId, isoNow } from './ids.ts';
 import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, type PipelineSpec, type ValidateOptions } from './spec/index.ts';
-import { resolveWorkspace } from './workspace.ts';
+import { resolveWorkspace, runWorkDir } from './workspace.ts';
 import { checkSchedule } from './triggers/cron.ts';
 import type { Store } from './ports.ts';
 import type { NewSubmission, NewRun, Trigger } from './types.ts';
@@ -43,10 +43,11 @@ export function planSubmission(
   const isSweep = !!spec.matrix;
   const base = { ...spec.params, ...(input.params ?? {}) };
   const paramSets = combos.map((c) => ({ ...base, ...c }));
+  checkJobPoints(spec, combos.length, opts.maxSweep);
   checkReferences(spec, paramSets[0]!);
   const workspace = spec.workspace ? resolveWorkspace(opts.workspaceRoot, spec.workspace) : null;
-  // without a workspace, commands run in their job folder: a stand-in path of the same depth
-  rejectDangerous(spec, { workspaceRoot: opts.workspaceRoot, workdir: workspace ?? join(opts.runsDir, 'r_', 'jobs', 'j_') });
+  // without a workspace, commands run in their run's shared work dir: a stand-in path of the same depth
+  rejectDangerous(spec, { workspaceRoot: opts.workspaceRoot, workdir: workspace ?? runWorkDir(join(opts.runsDir, 'r_')) });
   const at = isoNow(opts.now);
   const priority = input.priority ?? spec.priority;
   const trigger: Trigger = input.trigger ?? { kind: 'api' };
@@ -62,6 +63,7 @@ export function planSubmission(
       jobs: spec.stages.flatMap((st, si) => st.jobs.map((j, ji) => ({
         id: newId('j'), stage_id: stageIds[si]!, stage_idx: si, job_idx: ji, name: j.name, executor: j.executor,
         status: st.needs.length ? 'pending' : 'queued', queued_at: st.needs.length ? null : at,
+        matrix: j.matrix ?? null, allow_failure: !!j.allow_failure,
       }))),
     };
   });
@@ -76,6 +78,14 @@ function matrixOrRefuse(matrix: Record<string, unknown[]>, max: number) {
   const n = countMatrix(matrix);
   if (n > max) throw new DroverError('too_many_runs', `matrix makes ${n} runs, more than the limit of ${max} (--max-sweep)`, { path: 'matrix', runs: n, max });
   return expandMatrix(matrix);
+}
+
+/** --max-sweep bounds the sweep points of one submission: runs x the jobs made by job-level matrices. */
+function checkJobPoints(spec: PipelineSpec, runs: number, max: number): void {
+  const points = spec.stages.reduce((n, s) => n + s.jobs.filter((j) => j.matrix).length, 0);
+  if (points === 0 || runs * points <= max) return;
+  const what = runs > 1 ? `${runs} runs x ${points} matrix jobs = ${runs * points}` : `${points} matrix jobs`;
+  throw new DroverError('too_many_runs', `job matrices make ${what}, more than the limit of ${max} (--max-sweep)`, { path: 'matrix', jobs: runs * points, max });
 }
 
 /** What a submission would do, without doing it. */

@@ -92,6 +92,8 @@ export const jobs = sqliteTable('jobs', {
   finalToken: text('final_token'),
   finalSince: integer('final_since'),
   finalUntil: integer('final_until'),
+  matrix: text('matrix'),
+  allowFailure: integer('allow_failure').notNull().default(0),
 });
 
 export const attempts = sqliteTable('attempts', {

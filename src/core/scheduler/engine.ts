@@ -21,6 +21,7 @@ import type { Bus } from '../events.ts';
 import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
 import { rollUpStage, rollUpGroup, type RollupCtx } from './rollup.ts';
 import { mergeInputs, type MergePolicy } from './outputs.ts';
+import { needsDoc } from './needs.ts';
 import { runResult } from './result.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { LogGate } from '../redact/pool.ts';
@@ -578,7 +579,7 @@ export class Engine {
     }
     let prepared: PreparedJob;
     try {
-      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: this.secrets });
+      prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: this.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: this.secrets, needs: needsDoc(this.store, stages, needs) });
       writeJobFiles(prepared);
     } catch (err) {
       if (err instanceof PrepareFailure) return fail(err.reason, err.message);
@@ -681,6 +682,7 @@ export class Engine {
     return {
       executors: [...this.executors.keys(), 'agent'],
       checkResources: (executor, resources) => this.executors.get(executor)?.checkResources?.(resources) ?? null,
+      maxJobPoints: this.config.maxSweep,
     };
   }
 
