@@ -161,3 +161,18 @@ test('a matrix reference must name an axis of its own job (400 at submit, nothin
   expect(none.body.error.message).toContain('this job has no matrix');
   expect((await s.api('GET', '/runs?pipeline=fanout-bad')).body.items).toEqual([]);
 });
+
+test('cancel stops every running point of the matrix, and cancel of one point cancels its stage', async () => {
+  const { run } = await s.submit(pipeline('fanout-cancel', { gate: true }));
+  const points = () => s.api('GET', `/runs/${run.id}`).then((r) => r.body.stages[1].jobs as any[]);
+  await waitFor(async () => (await points()).filter((j) => j.status === 'running').length === 4, { what: '4 points running (max-parallel 4)' });
+  const one = (await points()).find((j) => j.status === 'running');
+  expect((await s.api('POST', `/jobs/${one.id}/cancel`)).status).toBe(200);
+  await waitFor(async () => (await points()).find((j) => j.id === one.id).status === 'canceled', { what: 'the point to be canceled' });
+  expect((await s.api('POST', `/runs/${run.id}/cancel`)).status).toBe(200);
+  const done = await s.waitRun(run.id);
+  expect(done.status).toBe('canceled');
+  expect(done.stages[1].status).toBe('canceled');
+  expect(done.stages[1].jobs.every((j: any) => j.status === 'canceled')).toBe(true);
+  expect(done.stages[2].jobs[0].status).not.toBe('succeeded');
+});
