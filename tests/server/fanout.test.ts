@@ -84,6 +84,10 @@ test('generate → 3×2 job matrix → merge in one run: shared work dir, $DROVE
   const genNeeds = JSON.parse(readFileSync(join(run.dir, 'jobs', done.stages[0].jobs[0].id, 'needs.json'), 'utf8'));
   expect(genNeeds).toEqual({});
 
+  // on disk too: result.json names each job's point
+  const result = await waitFor(() => existsSync(join(run.dir, 'result.json')) && JSON.parse(readFileSync(join(run.dir, 'result.json'), 'utf8')), { what: 'result.json' });
+  expect(result.jobs.find((j: any) => j.name === 'fit[lr=1,seed=2]').matrix).toEqual({ lr: 1, seed: 2 });
+
   const graph = (await s.api('GET', `/runs/${run.id}/graph?format=json`)).body;
   expect(graph.nodes[1].jobs).toHaveLength(6);
   expect(graph.nodes[1].jobs[4]).toMatchObject({ name: 'fit[lr=1,seed=1]', matrix: { lr: 1, seed: 1 }, status: 'succeeded' });
@@ -175,4 +179,15 @@ test('cancel stops every running point of the matrix, and cancel of one point ca
   expect(done.stages[1].status).toBe('canceled');
   expect(done.stages[1].jobs.every((j: any) => j.status === 'canceled')).toBe(true);
   expect(done.stages[2].jobs[0].status).not.toBe('succeeded');
+});
+
+test('examples/map-reduce.yaml runs as the README says: 6 points, the merge names the best', async () => {
+  const spec = Bun.YAML.parse(readFileSync(join(import.meta.dir, '../../examples/map-reduce.yaml'), 'utf8')) as object;
+  const { run } = await s.submit(spec);
+  const done = await s.waitRun(run.id);
+  expect(done.status).toBe('succeeded');
+  expect(done.stages[1].jobs).toHaveLength(6);
+  expect(done.stages[2].outputs).toEqual({ best: 'fit[lr=0.001,seed=1]', points: '6' });
+  const log = await s.api('GET', `/jobs/${done.stages[2].jobs[0].id}/logs`);
+  expect(log.text).toBe('6 points; best fit[lr=0.001,seed=1] (loss 0.5105)\n');
 });
