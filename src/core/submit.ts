@@ -88,6 +88,30 @@ function checkJobPoints(spec: PipelineSpec, runs: number, max: number): void {
   throw new DroverError('too_many_runs', `job matrices make ${what}, more than the limit of ${max} (--max-sweep)`, { path: 'matrix', jobs: runs * points, max });
 }
 
+/** A stage's jobs for the preview: the points of a job matrix as one entry with their count and axes. */
+function previewJobs(jobs: PipelineSpec['stages'][number]['jobs']) {
+  type Entry = { name: string; executor: string; resources: unknown; points?: number; matrix?: Record<string, unknown[]> };
+  const out: Entry[] = [];
+  const groups = new Map<string, { entry: Entry; seen: Map<string, Set<unknown>> }>();
+  for (const j of jobs) {
+    if (!j.matrix) { out.push({ name: j.name, executor: j.executor, resources: j.resources }); continue; }
+    const name = j.name.slice(0, j.name.indexOf('['));
+    let g = groups.get(name);
+    if (!g) {
+      g = { entry: { name, executor: j.executor, resources: j.resources, points: 0, matrix: {} }, seen: new Map() };
+      groups.set(name, g);
+      out.push(g.entry);
+    }
+    g.entry.points!++;
+    for (const [k, v] of Object.entries(j.matrix)) {
+      const seen = g.seen.get(k) ?? new Set();
+      g.seen.set(k, seen);
+      if (!seen.has(v)) { seen.add(v); (g.entry.matrix![k] ??= []).push(v); }
+    }
+  }
+  return out;
+}
+
 /** What a submission would do, without doing it. */
 export function preview(p: Planned) {
   const executors: Record<string, number> = {};
@@ -107,7 +131,7 @@ export function preview(p: Planned) {
     dry_run: true, pipeline: p.spec.name, version: p.version, sweep: p.isSweep,
     runs: p.submission.runs.length, jobs, executors,
     matrix: p.submission.runs.map((r) => r.params),
-    jobs_per_run: p.spec.stages.map((s) => ({ stage: s.name, jobs: s.jobs.map((j) => ({ name: j.name, executor: j.executor, resources: j.resources })) })),
+    jobs_per_run: p.spec.stages.map((s) => ({ stage: s.name, jobs: previewJobs(s.jobs) })),
     cpu_hours: Math.round(cpuHours * 1000) / 1000, gpu_hours: Math.round(gpuHours * 1000) / 1000,
     jobs_without_time_limit: untimed,
   };

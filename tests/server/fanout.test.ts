@@ -133,6 +133,7 @@ test('dry-run counts the points; --max-sweep bounds runs × points; a pipeline m
   const dry = await s.api('POST', '/runs?dry_run=true', { spec: pipeline('fanout-dry') });
   expect(dry.status).toBe(200);
   expect(dry.body.jobs).toBe(8);
+  expect(dry.body.jobs_per_run[1].jobs).toEqual([{ name: 'fit', executor: 'local', resources: { fallback: 'cpu' }, points: 6, matrix: { lr: [0.1, 0.01, 1], seed: [1, 2] } }]);
 
   const tooMany = await s.api('POST', '/runs', { spec: { ...pipeline('fanout-big'), stages: [{ name: 'a', jobs: [{ name: 'p', matrix: { x: [1, 2, 3, 4, 5, 6, 7] }, commands: ['true'] }] }] } });
   expect(tooMany.status).toBe(400);

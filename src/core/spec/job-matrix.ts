@@ -46,7 +46,3 @@ export function expandJob(job: JobSpec, matrix: Record<string, unknown[]> | unde
   });
 }
 
-/** Jobs a spec's stages make per run, counting each job matrix's points. */
-export function jobsPerRun(stages: { jobs: unknown[] }[]): number {
-  return stages.reduce((n, s) => n + s.jobs.length, 0);
-}
