@@ -9,21 +9,22 @@ import { startServer, type TestServer } from '../helpers/server.ts';
 const SKIP = process.env.DROVER_TEST_SKIP_SLURM === '1';
 if (SKIP) console.warn('[slurm-fanout.test] DROVER_TEST_SKIP_SLURM=1: skipped ON PURPOSE');
 
-/** A shell that has not sourced start.sh's output still finds the cluster through its env.sh. */
-function loadClusterEnv(): void {
-  if (process.env.SLURM_CONF) return;
+/** The cluster's environment (start.sh's env.sh), with the Slurm clients on PATH whatever other test
+ *  files in this process did to process.env (the server gets it explicitly). */
+function clusterEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: `/usr/local/bin:/usr/bin:/bin:${process.env.PATH ?? ''}` };
   const file = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'env.sh');
-  if (!existsSync(file)) return;
-  for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) process.env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
+  if (!process.env.SLURM_CONF && existsSync(file)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
+  }
+  return env;
 }
 
 let s: TestServer | undefined;
 afterAll(() => s?.stop());
 
 (SKIP ? test.skip : test)('Slurm: a job matrix, then a merge that finds every point in $DROVER_NEEDS', async () => {
-  loadClusterEnv();
-  Object.assign(process.env, { DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '1000' });
-  s = await startServer(['--max-parallel', '2']);
+  s = await startServer(['--max-parallel', '2'], { env: { ...clusterEnv(), DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '1000' } });
   const slurm = (name: string, commands: string[], extra: object = {}) => ({ name, executor: 'slurm', commands, resources: { cpus: 1, mem: '64M', time: '5m' }, ...extra });
   const { run } = await s.submit({
     name: 'slurm-fanout',
