@@ -11,7 +11,7 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
-import { jobSecrets } from '../scheduler/prepare.ts';
+import { jobSecrets, jobNeeds } from '../scheduler/prepare.ts';
 import { appendChunk, logShortfall } from './log-upload.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
@@ -85,6 +85,7 @@ export class AgentBroker {
       const secrets = jobSecrets(started.prepared);
       return {
         ...(secrets ? { secrets } : {}),
+        needs: jobNeeds(started.prepared), // the agent writes it to $DROVER_NEEDS before the script starts
         job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: started.prepared.commandCount, timeout_ms: started.prepared.timeoutMs },
         lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
         script: started.prepared.scriptText!,
