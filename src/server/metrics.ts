@@ -3,7 +3,6 @@
 // metric set (src/metrics/drover.ts: outcomes, histograms, HTTP, WebSocket, SQLite, GC, build info).
 import type { ServerDeps } from './deps.ts';
 import { queueSnapshot } from './routes/queue.ts';
-import type { LoadedExecutor } from '../core/ports.ts';
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -26,12 +25,10 @@ export function renderMetrics(d: ServerDeps): string {
   lines.push('# HELP drover_executor_available 0 while an executor reports its backend missing', '# TYPE drover_executor_available gauge',
     ...Object.entries(q.executors).map(([n, e]) => `drover_executor_available{executor="${n}"} ${e.available === false ? 0 : 1}`));
   lines.push('# HELP drover_executor_call_errors_total executor calls that threw, hung past --plugin-timeout or answered nonsense', '# TYPE drover_executor_call_errors_total counter');
-  for (const [name, ex] of d.engine.executors) {
-    for (const [call, n] of Object.entries((ex as Partial<LoadedExecutor>).callErrors ?? {})) lines.push(`drover_executor_call_errors_total{executor="${name}",call="${call}"} ${n}`);
-  }
-  for (const ex of d.engine.executors.values()) lines.push(...(ex.metrics?.() ?? []));
+  for (const e of d.core.load().executors) for (const [call, n] of Object.entries(e.callErrors)) lines.push(`drover_executor_call_errors_total{executor="${e.name}",call="${call}"} ${n}`);
+  lines.push(...d.core.executorMetrics());
   lines.push('# HELP drover_reaper_total jobs the reaper acted on, by tier', '# TYPE drover_reaper_total counter');
-  for (const [tier, n] of Object.entries(d.engine.reaper)) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
+  for (const [tier, n] of Object.entries(d.core.reaperCounters())) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
   lines.push('# HELP drover_agent_total agent protocol events', '# TYPE drover_agent_total counter');
   for (const [what, n] of Object.entries(d.broker.counters)) lines.push(`drover_agent_total{event="${what}"} ${n}`);
   return lines.join('\n') + '\n' + (d.metrics?.render() ?? '');

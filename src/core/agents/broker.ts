@@ -11,7 +11,7 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
-import { jobSecrets } from '../scheduler/prepare.ts';
+import { jobSecrets, jobNeeds } from '../scheduler/prepare.ts';
 import { appendChunk, logShortfall } from './log-upload.ts';
 
 export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
@@ -67,7 +67,7 @@ export class AgentBroker {
     const at = isoNow(now);
     const executors = req.executors.length ? req.executors : ['agent'];
     for (const job of eng.store.queuedForAgent(executors, now, 32)) {
-      const pool = eng.jobSpecOf(job).pool;
+      const pool = eng.catalog.jobSpecOf(job).pool;
       if (pool && pool !== req.pool) continue;
       const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
       let started;
@@ -85,6 +85,7 @@ export class AgentBroker {
       const secrets = jobSecrets(started.prepared);
       return {
         ...(secrets ? { secrets } : {}),
+        needs: jobNeeds(started.prepared), // the agent writes it to $DROVER_NEEDS before the script starts
         job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: started.prepared.commandCount, timeout_ms: started.prepared.timeoutMs },
         lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
         script: started.prepared.scriptText!,
@@ -149,7 +150,7 @@ export class AgentBroker {
   }
 
   private resultOf(job: JobRow, req: CompleteRequest): JobResult {
-    const spec = this.eng.jobSpecOf(job);
+    const spec = this.eng.catalog.jobSpecOf(job);
     const dir = this.eng.jobDir(job);
     const commands: CommandResult[] = spec.commands.map((_, i) => {
       const c = req.commands?.[i];
