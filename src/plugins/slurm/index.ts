@@ -160,9 +160,3 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
 }
 
 const alreadyGone = (stderr: string) => /Invalid job id|already completing or completed|Job has already finished/i.test(stderr) && !/Unable to contact|timed out|Connection refused/i.test(stderr);
-
-/** The executor when this machine has the Slurm client commands (in DROVER_SLURM_PATH or PATH), else null. */
-export function slurmIfInstalled(): Executor | null {
-  const o = slurmOptions();
-  return Bun.which('sbatch', { PATH: o.path }) ? createSlurmExecutor(o) : null;
-}
