@@ -49,7 +49,7 @@ async function viaDrover(opts: string[]): Promise<number> {
     '--plugin', join(ROOT, 'examples/plugins/ssh.ts')]).start();
   live.add(s);
   try {
-    const spec = { name: 'ssh-bench', stages: [{ name: 's', jobs: [{ name: 'j', executor: 'ssh', matrix: { i: Array.from({ length: N }, (_, i) => i) }, commands: ['echo ${{ matrix.i }}'] }] }] };
+    const spec = { name: 'ssh-bench', stages: [{ name: 's', jobs: Array.from({ length: N }, (_, i) => ({ name: `j${i}`, executor: 'ssh', commands: [`echo ${i}`] })) }] };
     const t0 = now();
     const sub = await s.must('POST', '/runs', { spec });
     const id = sub.body.run.id;
