@@ -11,8 +11,8 @@ export const pluginCommand = defineCommand({
     'server with a temp data dir: success with per-command logs, exit codes, allow_failure, outputs, timeout\n' +
     '(TERM then KILL), cancel, hostile quoting, a 5 MB log, re-adoption after kill -9, a missing backend.',
   flags: {
-    'plugin-opt': { type: 'list', value: 'NAME.KEY=VALUE', help: 'a setting for the plugin (as for serve); repeatable' },
-    case: { type: 'list', value: 'NAME', help: 'run only this case (repeatable)' },
+    'plugin-opt': { type: 'list', value: 'NAME.KEY=VALUE', help: 'a setting for the plugin (as for serve)' },
+    case: { type: 'list', value: 'NAME', help: 'run only this case' },
     'job-timeout': { type: 'string', value: 'SECONDS', help: 'how long a job may take to be seen ending (default 60)' },
     keep: { type: 'boolean', help: 'keep the temp data dir (its path is printed)' },
   },

@@ -92,6 +92,7 @@ export async function runSuite(o: SuiteOptions, progress: (r: CaseResult) => voi
   } finally {
     await server.stop();
     if (!o.keep) rmSync(root, { recursive: true, force: true });
+    else process.stderr.write(`drover plugin test: kept ${root} (data dir: ${join(root, 'data')})\n`);
   }
   return CASES.filter(wanted).map((c) => results.find((r) => r.name === c.name)!);
 }
