@@ -61,9 +61,10 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
     void timed('cancel', () => impl.cancel(h, { graceMs: 0 })).catch(() => {});
   };
 
+  /** A handle names its executor (cancel is routed by it): always this one, whatever the code wrote. */
   const checkHandle = (call: string, h: unknown): Handle => {
     if (!h || typeof h !== 'object' || typeof (h as Handle).dir !== 'string') throw fail(call, `returned ${JSON.stringify(h) ?? 'undefined'}, not a handle ({dir, commandCount, …})`);
-    return h as Handle;
+    return { ...(h as Handle), executor: o.name };
   };
 
   const executor: Executor = {
@@ -72,7 +73,11 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
     start: (job: PreparedJob) => timed('start', () => impl.start(job), cancelLate).then((h) => checkHandle('start', h)),
     poll: (handles) => timed('poll', () => impl.poll(handles)).then((obs) => {
       if (!Array.isArray(obs)) throw fail('poll', `returned ${typeof obs}, not an array of observations`);
-      return obs;
+      return obs.filter((x) => {
+        const bad = badObservation(x);
+        if (bad) { fail('poll', bad); o.log().error('executor poll answered a malformed observation; ignored', { executor: o.name, problem: bad }); }
+        return !bad;
+      });
     }),
     cancel: (handle, opts) => timed('cancel', () => impl.cancel(handle, opts)),
   };
@@ -82,7 +87,12 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
       return hs.map((h) => checkHandle('startMany', h));
     });
   }
-  if (impl.adopt) executor.adopt = (jobId, attempt, handle): Promise<Observation> => timed('adopt', () => impl.adopt!(jobId, attempt, handle));
+  if (impl.adopt) {
+    executor.adopt = (jobId, attempt, handle): Promise<Observation> => timed('adopt', () => impl.adopt!(jobId, attempt, handle)).then((obs) => {
+      if (!obs || typeof obs !== 'object' || !['running', 'exited', 'requeued'].includes(obs.state)) throw fail('adopt', `returned ${JSON.stringify(obs) ?? 'undefined'}, not an observation`);
+      return 'handle' in obs && obs.handle ? { ...obs, handle: checkHandle('adopt', obs.handle) } as Observation : obs;
+    });
+  }
   if (impl.checkResources) executor.checkResources = (r) => safe('checkResources', () => impl.checkResources!(r), null);
   if (impl.admit) {
     executor.admit = (req) => {
@@ -108,4 +118,13 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
   if (impl.describe) executor.describe = () => safe('describe', () => impl.describe!() ?? {}, { error: `executor '${o.name}' describe() failed` });
   if (impl.metrics) executor.metrics = () => safe('metrics', () => { const m = impl.metrics!(); return Array.isArray(m) ? m.map(String) : []; }, []);
   return { executor, errors };
+}
+
+/** What is wrong with an observation an executor made, or null (notify and poll answers are checked). */
+export function badObservation(o: Observation): string | null {
+  if (!o || typeof o !== 'object') return 'not an object';
+  if (typeof o.jobId !== 'string' || typeof o.attempt !== 'number') return 'no jobId/attempt';
+  if (o.state === 'exited') return o.result && Array.isArray(o.result.commands) ? null : 'exited without a result (use exited() or lost() from drover/plugin)';
+  if (o.state === 'running' || o.state === 'requeued') return null;
+  return `unknown state ${JSON.stringify((o as { state?: unknown }).state)}`;
 }

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import type { Executor, ExecutorContext, LoadedExecutor, Logger, Observation } from '../core/ports.ts';
 import { SUPPORTED_API_VERSIONS, type ExecutorDefinition, type ExecutorHost } from './api.ts';
-import { guardExecutor, type CallErrors } from './guard.ts';
+import { badObservation, guardExecutor, type CallErrors } from './guard.ts';
 
 export const BUILT_IN = 'built-in';
 const NAME = /^[a-z][a-z0-9_-]{0,39}$/;
@@ -100,14 +100,6 @@ function parseSettings(d: ExecutorDefinition<unknown>, raw: Record<string, unkno
   if (r.success) return r.output;
   const problems = r.issues.map((i) => { const path = v.getDotPath(i); return path ? `${d.name}.${path}: ${i.message}` : i.message; });
   throw new PluginError(source, `bad settings: ${problems.join('; ')}`);
-}
-
-function badObservation(o: Observation): string | null {
-  if (!o || typeof o !== 'object') return 'not an object';
-  if (typeof o.jobId !== 'string' || typeof o.attempt !== 'number') return 'no jobId/attempt';
-  if (o.state === 'exited') return o.result && Array.isArray(o.result.commands) ? null : 'exited without a result (use exited() or lost() from drover/plugin)';
-  if (o.state === 'running' || o.state === 'requeued') return null;
-  return `unknown state ${JSON.stringify((o as { state?: unknown }).state)}`;
 }
 
 /** `NAME.KEY=VALUE` (repeatable) → settings by name; VALUE is JSON when it parses as JSON, else the string. */
