@@ -5,13 +5,14 @@
 //   - one multiplexed connection per host (ControlMaster): a job start or a poll costs no handshake
 //   - a job runs as `setsid nohup bash job.sh` on the host: its own session, so it survives the server
 //     and the ssh connection, and its process group is what cancel signals
-//   - one ssh call per host per poll reads the state of every job on that host
+//   - an ended job is seen in its folder (the runner's exit code); one ssh call per host per poll_ms reads
+//     the state of every other job on that host (still running, or gone without an exit code)
 //   - adopt after a restart asks the host the same question a poll does, so a job is never started twice
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineExecutor, exited, lost, shellQuote, v, type Handle, type Observation } from 'drover/plugin';
+import { defineExecutor, exitCode, exited, lost, shellQuote, v, type Handle, type Observation } from 'drover/plugin';
 
 const Host = v.union([
   v.pipe(v.string(), v.regex(/^[^\s:]+(:\d+)?$/, 'a host is "name" or "name:slots"')),
@@ -53,6 +54,8 @@ export default defineExecutor({
     /** jobs each host runs now (start/adopt add, an end removes): where the next job goes */
     const load = new Map<string, Set<string>>(targets.map((t) => [key(t), new Set()]));
     const unreachable = new Map<string, string>();
+    /** when each host was last asked for its jobs' states */
+    const asked = new Map<string, number>();
 
     async function ssh(t: Target, command: string): Promise<{ code: number; out: string; err: string }> {
       const argv = ['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'ControlMaster=auto', '-o', `ControlPath=${controlDir}/%C`, '-o', 'ControlPersist=120',
@@ -121,13 +124,21 @@ export default defineExecutor({
         throw new Error(last);
       },
 
-      pollIntervalMs: () => s.poll_ms,
+      // the exit code lands in the shared job folder: read here every 200 ms, at no ssh cost; the
+      // hosts are asked (one ssh each) at most every poll_ms, for the jobs that have not ended
+      pollIntervalMs: () => Math.min(200, s.poll_ms),
 
       async poll(jobs) {
         const out: Observation[] = [];
         const perHost = new Map<string, typeof jobs>();
-        for (const j of jobs) { const k = (j.handle as SshHandle).host; perHost.set(k, [...(perHost.get(k) ?? []), j]); }
-        await Promise.all([...perHost].map(async ([k, list]) => {
+        for (const j of jobs) {
+          const h = j.handle as SshHandle;
+          if (exitCode(h) !== null) { out.push(observe(j.jobId, j.attempt, h, 'ended')); continue; }
+          perHost.set(h.host, [...(perHost.get(h.host) ?? []), j]);
+        }
+        const due = [...perHost].filter(([k]) => Date.now() - (asked.get(k) ?? 0) >= s.poll_ms);
+        await Promise.all(due.map(async ([k, list]) => {
+          asked.set(k, Date.now());
           const t = byKey.get(k);
           if (!t) { for (const j of list) out.push(lost(j.jobId, j.attempt, `host ${k} is no longer in the ssh settings`)); return; }
           try {
