@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, rmSync, readFileSync } from 'node
 import { join } from 'node:path';
 import { hostname, cpus } from 'node:os';
 import { openDatabase, assertLocalFilesystem } from './db/open.ts';
+import { countStatements } from './db/sql-counter.ts';
 import { SqliteStore } from './db/store.ts';
 import { Engine } from './core/scheduler/engine.ts';
 import { coreFacade } from './core/facade.ts';
@@ -91,6 +92,7 @@ export async function serve(o: ServeOptions) {
   assertLocalFilesystem(o.dataDir, o.allowNetworkFs);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const { sqlite } = openDatabase(join(o.dataDir, 'drover.db'));
+  const sqlStats = process.env.DROVER_SQL_STATS === '1' ? countStatements(sqlite) : null; // (benchmarks: statements per job)
   const store = new SqliteStore(sqlite, (e) => log.warn('refused an illegal transition', { entity: e.entity, id: e.id, from: e.from, to: e.to }));
   const startedAt = claimDaemon(store, o.dataDir, log);
   ensureAdminToken(store, o.dataDir, log);
@@ -128,6 +130,7 @@ export async function serve(o: ServeOptions) {
       wsClients: () => hub.stats().clients, wsDropped: () => hub.stats().dropped,
       leasesHeld: () => store.jobsWithStatus('running').filter((j) => j.lease_token).length,
       leasesExpired: () => engine.reaper.reaped, redactions: () => redactionCount.matches,
+      sqlStatements: sqlStats ? () => ({ total: sqlStats.statements, bySql: sqlStats.bySql }) : undefined,
     },
   });
   store.commits.onSync = (sec) => metrics.observeFsync(sec);

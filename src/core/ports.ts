@@ -64,12 +64,20 @@ export interface RunStore {
   attemptsOf(jobId: string): AttemptRow[];
   insertCommand(c: CommandRow): void;
   commandsOf(jobId: string, attempt: number): CommandRow[];
+  /** every command row of a run's jobs at their current attempt (one read for a whole run view) */
+  commandsOfRun(runId: string): CommandRow[];
+  /** what /metrics needs of jobs that started or ended: executor, times, stored log bytes (one read per batch) */
+  jobTimings(jobIds: readonly string[]): JobTiming[];
+  /** record an executor's handle; answers the job's status and stop reason (null: not that attempt any more) */
+  recordHandle(id: string, attempt: number, handle: string): { status: string; stop_reason: string | null } | null;
   eventsSince(seq: number, limit: number): StatusEvent[];
   lastEventSeq(): number;
   addBlockers(jobId: string, at: string, reasons: string): void;
   addBlockersForGroupQueued(groupId: string, at: string, reasons: string): void;
   blockersOf(jobId: string): { at: string; reasons: string }[];
 }
+
+export interface JobTiming { id: string; executor: string; run_id: string; queued_at: string | null; started_at: string | null; ended_at: string | null; log_bytes: number }
 
 /** Remote agents' leases and the finalization markers (who applies an attempt's end). */
 export interface LeaseStore {

@@ -1,7 +1,7 @@
 // SqliteStore: the one implementation of core's Store port. Every query is a prepared statement;
 // writers that change a status go through transitionWriter (conditional, evented).
 import type { Database } from 'bun:sqlite';
-import type { Store, ListFilter, Page } from '../core/ports.ts';
+import type { Store, ListFilter, Page, JobTiming } from '../core/ports.ts';
 import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
@@ -200,6 +200,17 @@ export class SqliteStore implements Store {
   }
   commandsOf(jobId: string, attempt: number) {
     return this.p('SELECT * FROM commands WHERE job_id = ? AND attempt = ? ORDER BY idx').all(jobId, attempt) as CommandRow[];
+  }
+  commandsOfRun(runId: string) {
+    return this.p('SELECT c.* FROM jobs j JOIN commands c ON c.job_id = j.id AND c.attempt = j.attempt WHERE j.run_id = ? ORDER BY c.job_id, c.idx').all(runId) as CommandRow[];
+  }
+  jobTimings(jobIds: readonly string[]) {
+    return this.p(`SELECT j.id, j.executor, j.run_id, j.queued_at, j.started_at, j.ended_at,
+        (SELECT coalesce(sum(c.log_size), 0) FROM commands c WHERE c.job_id = j.id AND c.attempt = j.attempt) AS log_bytes
+      FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(jobIds)) as JobTiming[];
+  }
+  recordHandle(id: string, attempt: number, handle: string) {
+    return this.p('UPDATE jobs SET handle = ? WHERE id = ? AND attempt = ? RETURNING status, stop_reason').get(handle, id, attempt) as { status: string; stop_reason: string | null } | null;
   }
 
   // status events and blocker history
