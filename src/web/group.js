@@ -1,7 +1,7 @@
 // A group (sweep) page (#/group/ID): live progress, Pause/Resume/Cancel (Cancel asks first and says
 // how many runs it stops), the results table (GET /groups/:id/results: one row per run with params,
 // outputs, status, took), sortable by any column and paged so 10,000 rows stay quick, and a chart.
-import { h, get, auth, badge, when, took, progress, groupButtons, show, TERMINAL } from './lib.js';
+import { h, fill, get, auth, badge, when, took, progress, groupButtons, show, TERMINAL } from './lib.js';
 import { drawChart, num } from './chart.js';
 
 const PAGE = 100;
@@ -56,7 +56,7 @@ export async function groupView(id) {
       h('button', { type: 'button', disabled: page.at === 0, onclick: () => { page.at--; paintTable(); } }, '‹ prev'),
       h('span', { class: 'muted', id: 'page-info' }, ` rows ${page.at * PAGE + 1}–${page.at * PAGE + shown.length} of ${all.length} `),
       h('button', { type: 'button', disabled: page.at >= pages - 1, onclick: () => { page.at++; paintTable(); } }, 'next ›')) : null;
-    table.replaceChildren(h('div', { class: 'scroll' }, h('table', { class: 'results-table' }, h('thead', {}, h('tr', {}, cs.map(th))),
+    fill(table, h('div', { class: 'scroll' }, h('table', { class: 'results-table' }, h('thead', {}, h('tr', {}, cs.map(th))),
       h('tbody', {}, shown.length ? shown.map((r) => h('tr', { 'data-run': r.run_id }, cs.map((c) => td(c, r)))) : h('tr', {}, h('td', { colspan: cs.length, class: 'muted' }, 'No runs.'))))), nav);
   };
   const paintChart = () => {
@@ -68,12 +68,12 @@ export async function groupView(id) {
     if (pick.by && (!params.includes(pick.by) || pick.by === pick.x)) pick.by = '';
     const sel = (k, opts, any) => h('select', { name: k, onchange: (e) => { pick[k] = e.target.value; paintChart(); } },
       any ? h('option', { value: '' }, 'none') : null, opts.map((o) => h('option', { value: o, selected: pick[k] === o }, o)));
-    chartBox.replaceChildren(h('div', { class: 'filters' }, h('label', {}, 'y ', sel('y', outputs)), h('label', {}, 'x ', sel('x', params)),
+    fill(chartBox, h('div', { class: 'filters' }, h('label', {}, 'y ', sel('y', outputs)), h('label', {}, 'x ', sel('x', params)),
       h('label', {}, 'line per ', sel('by', params.filter((p) => p !== pick.x), true))), h('div', { class: 'scroll' }, drawChart(rows, pick.y, pick.x, pick.by)));
   };
   const paintHead = () => {
     const c = g.counts;
-    head.replaceChildren(
+    fill(head,
       h('h1', {}, `${g.sweep ? 'Sweep' : 'Group'} ${g.id} `, badge(g.status)),
       h('dl', { class: 'facts' }, h('dt', {}, 'pipeline'), h('dd', {}, h('a', { href: `#/runs?pipeline=${encodeURIComponent(g.pipeline)}` }, g.pipeline)),
         h('dt', {}, 'runs'), h('dd', { id: 'g-total' }, `${g.total} (${c.succeeded} succeeded, ${c.failed} failed, ${c.canceled} canceled, ${c.running} running, ${c.queued} queued)`),

@@ -1,7 +1,7 @@
 // A job's page (#/job/ID): facts with a live elapsed time and log size, one collapsible section per
 // command (exit code, duration, its own log on opening), `why` while it waits, its attempts and their
 // reasons, and the whole log streamed live over the WebSocket (resumed from its byte offset).
-import { h, get, getText, auth, badge, setBadge, when, took, bytes, show, actionButton, followLog, TERMINAL } from './lib.js';
+import { h, fill, get, getText, auth, badge, setBadge, when, took, bytes, show, actionButton, followLog, TERMINAL } from './lib.js';
 
 function commandSection(job, c) {
   const pre = h('pre', { class: 'log cmdlog' }, '');
@@ -49,7 +49,7 @@ export async function jobView(id) {
         h('td', { class: 'wrap' }, a.reason ? `${a.reason}${a.message ? `: ${a.message}` : ''}` : '—'), h('td', {}, when(a.started_at)), h('td', {}, took(a.started_at, a.ended_at)))))))] : null;
   const load = async () => {
     job = await get(`/jobs/${id}`);
-    head.replaceChildren(
+    fill(head,
       h('h1', {}, `${job.stage}/${job.name} `, badge(job.status)),
       h('dl', { class: 'facts' },
         h('dt', {}, 'run'), h('dd', {}, h('a', { href: `#/run/${job.run_id}` }, job.run_id)), h('dt', {}, 'job'), h('dd', {}, job.id),

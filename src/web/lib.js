@@ -21,6 +21,8 @@ export function h(tag, attrs = {}, ...kids) {
   for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) e.append(k);
   return e;
 }
+/** Replaces an element's children: arrays flattened, null/undefined/false left out (never the text "null"). */
+export const fill = (e, ...kids) => e.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
 export const badge = (status) => h('span', { class: `badge st-${status}`, 'data-status': status }, status);
 export const setBadge = (root, status) => root?.querySelector('.badge')?.replaceWith(badge(status));
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');

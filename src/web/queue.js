@@ -1,13 +1,13 @@
 // The queue page (#/queue): what runs and waits, the executors (GPUs and the jobs holding them), the
 // groups with their buttons, and the daemon's heartbeat. Repainted on every health poll (2 s).
-import { h, get, badge, when, secs, show, health, pollHealth, groupButtons } from './lib.js';
+import { h, fill, get, badge, when, secs, show, health, pollHealth, groupButtons } from './lib.js';
 
 export async function queueView() {
   const el = h('section', { class: 'queue' });
   const paint = (q) => {
     const d = q.daemon || {};
     const gpus = Object.entries(q.executors || {}).flatMap(([n, x]) => (Array.isArray(x.gpus) ? x.gpus.map((g) => ({ ...g, executor: n })) : []));
-    el.replaceChildren(h('h1', {}, 'Queue'),
+    fill(el, h('h1', {}, 'Queue'),
       h('dl', { class: 'facts' }, h('dt', {}, 'running'), h('dd', { id: 'q-running' }, `${q.running} of ${q.max_parallel}`), h('dt', {}, 'queued'), h('dd', { id: 'q-queued' }, String(q.queued)),
         h('dt', {}, 'daemon'), h('dd', {}, `pid ${show(d.pid)} · v${show(d.version)} · up since ${when(d.started_at)}`),
         h('dt', {}, 'heartbeat'), h('dd', { id: 'q-heartbeat' }, d.heartbeat_at ? `${when(d.heartbeat_at)} (${secs(Math.max(0, Date.now() + health.skew - Date.parse(d.heartbeat_at)))} ago)` : '—')),

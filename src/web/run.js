@@ -2,7 +2,7 @@
 // reason and the last 20 lines of its log); the facts (no "null" anywhere); its group's progress and
 // buttons; the DAG (each job in its own status colour, with duration and exit code; matrix jobs folded);
 // and a timeline of its jobs (queued → started → ended) so waiting and slow steps stand out.
-import { h, get, getText, badge, setBadge, when, took, secs, show, actionButton, groupButtons, progress, TERMINAL } from './lib.js';
+import { h, fill, get, getText, badge, setBadge, when, took, secs, show, actionButton, groupButtons, progress, TERMINAL } from './lib.js';
 import { drawDag, paintDag, jobFacts } from './dag.js';
 import { paramText } from './runs.js';
 
@@ -42,7 +42,7 @@ function timeline(run) {
   const t0 = Math.min(...starts, t(run.started_at) ?? Infinity);
   const t1 = Math.max(...jobs.map((j) => t(j.ended_at) ?? (j.started_at || j.queued_at ? (TERMINAL.has(j.status) ? t0 : now) : t0)), t0 + 1);
   const pct = (ms) => `${(100 * (ms - t0)) / (t1 - t0)}%`;
-  const shown = jobs.filter((j) => j.queued_at || j.started_at).slice(0, TIMELINE_ROWS);
+  const queued = jobs.filter((j) => j.queued_at || j.started_at), shown = queued.slice(0, TIMELINE_ROWS), never = jobs.length - queued.length;
   return h('div', { class: 'timeline', id: 'timeline' },
     h('div', { class: 'tl-axis muted' }, h('span', {}, '0 s'), h('span', {}, secs(t1 - t0))),
     shown.map((j) => {
@@ -54,7 +54,8 @@ function timeline(run) {
           s ? h('span', { class: `tl-run st-${j.status}`, title: `${j.status}: ${jobFacts(j)}`, style: { left: pct(s), width: pct(t0 + Math.max(e - s, (t1 - t0) / 400)) } }) : null),
         h('span', { class: 'tl-took muted' }, s ? took(j.started_at, j.ended_at) : 'waiting'));
     }),
-    jobs.length > shown.length ? h('p', { class: 'muted' }, `${jobs.length - shown.length} more job(s) not drawn.`) : null);
+    never ? h('p', { class: 'muted' }, `${never} job(s) never queued (skipped or canceled before their turn).`) : null,
+    queued.length > shown.length ? h('p', { class: 'muted' }, `${queued.length - shown.length} more job(s) not drawn.`) : null);
 }
 
 export async function runView(id) {
@@ -67,7 +68,7 @@ export async function runView(id) {
     const failure = TERMINAL.has(run.status) && run.status !== 'succeeded' ? await failureBox(run) : null;
     svg = drawDag(run.stages ?? [], { open, onToggle: (k) => { if (open.has(k)) open.delete(k); else open.add(k); load().catch(() => {}); } });
     const params = paramText(run.params);
-    el.replaceChildren(
+    fill(el,
       h('h1', {}, `Run ${run.id} `, badge(run.status)),
       failure,
       h('dl', { class: 'facts' },
