@@ -32,8 +32,11 @@ const out = await withServer(['--max-parallel', mp, '--max-sweep', String(Math.m
     await page.goto(`${s.url}/#/group/${gid}`);
     const p0 = now();
     await page.reload(); // a fresh load of the group page, with the token in this browser
+    await page.locator('table.results-table tbody tr[data-run]').first().waitFor({ state: 'attached', timeout: 120_000 });
+    const tableMs = now() - p0;
     await page.locator('svg.chart circle.mark').first().waitFor({ state: 'attached', timeout: 120_000 });
     const groupPageMs = now() - p0;
+    const nav = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => (e as PerformanceResourceTiming).name.includes('/results')).map((e) => Math.round(e.duration)));
     const dom = await page.evaluate(() => document.getElementsByTagName('*').length);
     const marks = await page.locator('svg.chart circle.mark').count();
     const rows = await page.locator('table.results-table tbody tr').count();
@@ -48,7 +51,7 @@ const out = await withServer(['--max-parallel', mp, '--max-sweep', String(Math.m
     return {
       runs: n, status: end?.status ?? 'timeout', sweep_end_to_end_s: round(sweepS), results_json_bytes: results.body ? JSON.stringify(results.body).length : 0, results_http_ms: round(results.ms),
       runs_list_collapsed_ms_median: round(list.sort((a, b) => a - b)[2]!), runs_list_flat_ms_median: round(flat.sort((a, b) => a - b)[2]!),
-      group_page_to_chart_ms: round(groupPageMs), dom_elements: dom, table_rows_in_dom: rows, chart_marks: marks, sort_by_output_ms: round(sortMs), runs_page_ms: round(listPageMs),
+      group_page_to_table_ms: round(tableMs), group_page_to_chart_ms: round(groupPageMs), results_fetch_in_browser_ms: nav, dom_elements: dom, table_rows_in_dom: rows, chart_marks: marks, sort_by_output_ms: round(sortMs), runs_page_ms: round(listPageMs),
     };
   } finally { await ctx.close(); rmSync(dir, { recursive: true, force: true }); }
 });

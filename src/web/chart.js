@@ -1,5 +1,6 @@
 // A sweep's chart as inline SVG: one numeric output (y) against one param (x), one mark per run;
 // with a second param, one line (and colour) per value of it. A non-numeric x is spread evenly.
+// A click on a mark opens its run.
 const NS = 'http://www.w3.org/2000/svg';
 const W = 640, H = 320, L = 56, R = 16, T = 14, B = 44;
 const COLOURS = ['#1a6fd6', '#c62828', '#1f8a3b', '#b26a00', '#6a3fb5', '#00838f', '#ad1457', '#5d4037'];
@@ -34,11 +35,13 @@ export function drawChart(rows, y, x, by) {
     const colour = COLOURS[i % COLOURS.length];
     const mine = pts.filter((p) => p.s === s).sort((a, b) => a.xv - b.xv);
     if (by && mine.length > 1) svg.append(el('polyline', { class: 'series', stroke: colour, points: mine.map((p) => `${sx(p.xv)},${sy(p.yv)}`).join(' '), 'data-series': s }));
-    for (const p of mine) {
-      svg.append(el('a', { href: `#/run/${p.r.run_id}` }, el('circle', { class: 'mark', cx: sx(p.xv), cy: sy(p.yv), r: 4, fill: colour, 'data-run': p.r.run_id },
-        el('title', {}, `${p.r.run_id}: ${x}=${JSON.stringify(p.xraw)}${by ? ` ${by}=${s}` : ''} → ${y}=${p.yv}`))));
+    for (const p of mine) { // one element per mark (10,000 points stay 10,000 elements); a tooltip while few
+      const c = el('circle', { class: 'mark', cx: sx(p.xv), cy: sy(p.yv), r: pts.length > 1000 ? 2.5 : 4, fill: colour, 'data-run': p.r.run_id });
+      if (pts.length <= 1000) c.append(el('title', {}, `${p.r.run_id}: ${x}=${JSON.stringify(p.xraw)}${by ? ` ${by}=${s}` : ''} → ${y}=${p.yv}`));
+      svg.append(c);
     }
     if (by) svg.append(el('text', { class: 'legend', x: W - R, y: T + 12 + i * 15, 'text-anchor': 'end', fill: colour }, `${by}=${s.replace(/^"|"$/g, '')}`));
   });
+  svg.addEventListener('click', (e) => { const run = e.target.getAttribute?.('data-run'); if (run) location.hash = `#/run/${run}`; });
   return svg;
 }

@@ -5,7 +5,8 @@ import { h, fill, get, getText, auth, badge, setBadge, when, took, bytes, show, 
 
 function commandSection(job, c) {
   const pre = h('pre', { class: 'log cmdlog' }, '');
-  const running = job.status === 'running' && c.started_at && !c.ended_at;
+  // while the job runs, its first command without an exit code is the one running
+  const running = job.status === 'running' && c.index === (job.commands ?? []).findIndex((x) => x.exit_code === null || x.exit_code === undefined);
   const state = c.exit_code === null || c.exit_code === undefined ? (running ? 'running' : job.status === 'running' ? 'not yet' : 'did not run') : `exit ${c.exit_code}`;
   const d = h('details', { class: `cmd ${c.exit_code ? (c.allow_failure ? 'allowed' : 'bad') : ''}`, 'data-index': c.index, ontoggle: async () => {
     if (!d.open || d.dataset.loaded) return;
@@ -15,7 +16,7 @@ function commandSection(job, c) {
   } },
   h('summary', {}, h('span', { class: 'idx' }, `#${c.index}`), ' ', h('code', {}, c.run), ' ',
     h('span', { class: `cstate ${c.exit_code ? 'bad' : ''}` }, state), c.allow_failure ? h('span', { class: 'muted' }, ' (allowed to fail)') : null,
-    h('span', { class: 'muted' }, ` · ${c.started_at ? took(c.started_at, c.ended_at) : '—'} · ${bytes(c.log_size ?? 0)}`)),
+    h('span', { class: 'muted' }, ` · ${c.started_at ? took(c.started_at, c.ended_at) : running ? took(c.index === 0 ? job.started_at : job.commands[c.index - 1]?.ended_at, null) : '—'} · ${bytes(c.log_size ?? 0)}`)),
   pre);
   return d;
 }

@@ -26,7 +26,7 @@ export const fill = (e, ...kids) => e.replaceChildren(...kids.flat(Infinity).fil
 export const badge = (status) => h('span', { class: `badge st-${status}`, 'data-status': status }, status);
 export const setBadge = (root, status) => root?.querySelector('.badge')?.replaceWith(badge(status));
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
-export const secs = (ms) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`);
+export const secs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 3_600_000).toFixed(1)} h`);
 export const took = (a, b) => (a ? secs(Math.max(0, (b ? Date.parse(b) : Date.now()) - Date.parse(a))) : '—');
 export const bytes = (n) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
 /** a value for display: never the text "null" */

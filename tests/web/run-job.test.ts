@@ -96,7 +96,7 @@ browserTest('a live job: its elapsed time and log size change while it prints', 
   const second = await read();
   expect(second.took).not.toBe(first.took);
   expect(second.size).not.toBe(first.size);
-  const n = (t: string) => parseFloat(t);
+  const n = (t: string) => parseFloat(t) * (/\d ms/.test(t) ? 1 : 1000); // "900 ms", "1.5 s"
   expect(n(second.took)).toBeGreaterThan(n(first.took));
   await b.shot('job-live');
   await waitText(b.page, 'main h1 .badge', 'succeeded', 20_000);
