@@ -6,6 +6,7 @@ import { hostname, cpus } from 'node:os';
 import { openDatabase, assertLocalFilesystem } from './db/open.ts';
 import { SqliteStore } from './db/store.ts';
 import { Engine } from './core/scheduler/engine.ts';
+import { coreFacade } from './core/facade.ts';
 import { Bus } from './core/events.ts';
 import { DroverError } from './core/errors.ts';
 import { ENGINE_DEFAULTS, SECOND, type EngineConfig } from './core/config.ts';
@@ -140,7 +141,7 @@ export async function serve(o: ServeOptions) {
   const gc = new GarbageCollector({
     repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
     eventTtlMs: config.idempotencyTtlMs, onPass: (report) => metrics.observeGc(report),
-    retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
+    retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.catalog.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });
   const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));
   // schedules, topic events, webhooks (their secrets from the store), cost; subscribes to the bus before the engine's first tick
@@ -161,12 +162,13 @@ export async function serve(o: ServeOptions) {
   const broker = new AgentBroker(engine, { leaseTtlMs: config.leaseTtlMs, maxLogSize });
   engine.queuedListeners.push(() => broker.notify());
   let stopping = false;
+  const core = coreFacade(engine);
   const tickets = createTickets();
   const app = createApp({
-    engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
+    core, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
     broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, tickets,
   });
-  const hub = createHub({ engine, bus, log: log.scope({ part: 'ws' }), tickets });
+  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }), tickets });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
   hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;

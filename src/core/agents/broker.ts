@@ -67,7 +67,7 @@ export class AgentBroker {
     const at = isoNow(now);
     const executors = req.executors.length ? req.executors : ['agent'];
     for (const job of eng.store.queuedForAgent(executors, now, 32)) {
-      const pool = eng.jobSpecOf(job).pool;
+      const pool = eng.catalog.jobSpecOf(job).pool;
       if (pool && pool !== req.pool) continue;
       const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
       let started;
@@ -150,7 +150,7 @@ export class AgentBroker {
   }
 
   private resultOf(job: JobRow, req: CompleteRequest): JobResult {
-    const spec = this.eng.jobSpecOf(job);
+    const spec = this.eng.catalog.jobSpecOf(job);
     const dir = this.eng.jobDir(job);
     const commands: CommandResult[] = spec.commands.map((_, i) => {
       const c = req.commands?.[i];
