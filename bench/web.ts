@@ -37,6 +37,13 @@ const out = await withServer(['--max-parallel', mp, '--max-sweep', String(Math.m
     await page.locator('svg.chart circle.mark').first().waitFor({ state: 'attached', timeout: 120_000 });
     const groupPageMs = now() - p0;
     const nav = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => (e as PerformanceResourceTiming).name.includes('/results')).map((e) => Math.round(e.duration)));
+    // where the time went: the page's own clock from navigation start
+    const timing = await page.evaluate(() => ({
+      dom_content_loaded: Math.round((performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).domContentLoadedEventEnd),
+      requests: performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).map((e) => `${new URL(e.name).pathname.replace(/g_\w+/, 'G')} ${Math.round(e.startTime)}+${Math.round(e.duration)}`),
+      marks: performance.getEntriesByType('mark').filter((m) => m.name.startsWith('drover:')).map((m) => `${m.name} ${Math.round(m.startTime)}`),
+      now: Math.round(performance.now()),
+    }));
     const dom = await page.evaluate(() => document.getElementsByTagName('*').length);
     const marks = await page.locator('svg.chart circle.mark').count();
     const rows = await page.locator('table.results-table tbody tr').count();
@@ -51,7 +58,7 @@ const out = await withServer(['--max-parallel', mp, '--max-sweep', String(Math.m
     return {
       runs: n, status: end?.status ?? 'timeout', sweep_end_to_end_s: round(sweepS), results_json_bytes: results.body ? JSON.stringify(results.body).length : 0, results_http_ms: round(results.ms),
       runs_list_collapsed_ms_median: round(list.sort((a, b) => a - b)[2]!), runs_list_flat_ms_median: round(flat.sort((a, b) => a - b)[2]!),
-      group_page_to_table_ms: round(tableMs), group_page_to_chart_ms: round(groupPageMs), results_fetch_in_browser_ms: nav, dom_elements: dom, table_rows_in_dom: rows, chart_marks: marks, sort_by_output_ms: round(sortMs), runs_page_ms: round(listPageMs),
+      group_page_to_table_ms: round(tableMs), group_page_to_chart_ms: round(groupPageMs), results_fetch_in_browser_ms: nav, page_timing: timing, dom_elements: dom, table_rows_in_dom: rows, chart_marks: marks, sort_by_output_ms: round(sortMs), runs_page_ms: round(listPageMs),
     };
   } finally { await ctx.close(); rmSync(dir, { recursive: true, force: true }); }
 });

@@ -90,8 +90,13 @@ export async function groupView(id) {
   const load = async () => {
     const [gg, res] = await Promise.all([get(`/groups/${encodeURIComponent(id)}`), get(`/groups/${encodeURIComponent(id)}/results?format=json`)]);
     g = gg; rows = res.items; runIds = new Set(rows.map((r) => r.run_id));
-    paintHead(); paintTable(); paintChart();
+    paintHead(); paintTable();
+    performance.mark('drover:results-table');
+    // the chart (up to 10,000 marks) after the table is on screen
+    cancelAnimationFrame(chartFrame);
+    chartFrame = requestAnimationFrame(() => setTimeout(() => { paintChart(); performance.mark('drover:results-chart'); }, 0));
   };
+  let chartFrame = 0;
   await load();
   el.append(head, h('h2', {}, 'Results'), table, h('h2', {}, 'Chart'), chartBox);
   let pending = 0, lastAt = 0;
@@ -104,6 +109,6 @@ export async function groupView(id) {
     el,
     onStatus: (e) => { if ((e.kind === 'group' && e.id === id) || (e.kind === 'run' && runIds.has(e.id)) || (e.kind === 'job' && e.run_id && runIds.has(e.run_id) && TERMINAL.has(e.status))) later(); },
     onReconnect: later,
-    dispose: () => clearTimeout(pending),
+    dispose: () => { clearTimeout(pending); cancelAnimationFrame(chartFrame); },
   };
 }

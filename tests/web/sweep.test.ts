@@ -76,6 +76,7 @@ for (const vp of [{ width: 1280, height: 800, tag: 'desktop' }, { width: 390, he
     expect(await losses()).toEqual([...want].reverse());
     expect(await b.page.locator('th[data-key="o:loss"]').getAttribute('aria-sort')).toBe('descending');
     // the chart: one mark per point; a line per seed when asked
+    await b.page.locator('svg.chart circle.mark').first().waitFor();
     expect(await b.page.locator('svg.chart circle.mark').count()).toBe(12);
     await b.page.locator('select[name=by]').selectOption('seed');
     expect(await b.page.locator('svg.chart polyline.series').count()).toBe(2);
