@@ -97,6 +97,18 @@ browserTest('Cancel of a group asks first: dismissing cancels nothing, confirmin
   await login(b, s, `#/group/${gid}`);
   await waitText(b.page, 'main h1', `Sweep ${gid}`);
   await s.waitGroup(gid, (g) => g.counts.running === 2);
+  // the queue on a phone: the group's buttons are on screen, the page does not scroll sideways
+  await b.page.evaluate(() => { location.hash = '#/queue'; });
+  const qPause = b.page.locator(`#groups .grp[data-id="${gid}"] button`, { hasText: 'Pause' });
+  await qPause.waitFor({ timeout: 10_000 });
+  const qBox = (await qPause.boundingBox())!;
+  expect(qBox.x + qBox.width).toBeLessThanOrEqual(390);
+  const qCancel = (await b.page.locator(`#groups .grp[data-id="${gid}"] button`, { hasText: 'Cancel group' }).boundingBox())!;
+  expect(qCancel.x + qCancel.width).toBeLessThanOrEqual(390);
+  expect((await noSideways(b)).doc).toBeLessThanOrEqual(390);
+  await b.shot('queue-phone');
+  await b.page.evaluate((h) => { location.hash = h; }, `#/group/${gid}`);
+  await waitText(b.page, 'main h1', `Sweep ${gid}`);
   // on a phone: the page does not scroll sideways and Pause is inside the viewport
   const pause = b.page.locator('main button', { hasText: 'Pause' });
   await pause.waitFor();
