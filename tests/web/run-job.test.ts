@@ -71,6 +71,15 @@ browserTest('a failed run: the summary names the failed job, its exit code and i
   expect(await w(broken.id)).toBeGreaterThan(await w(fine.id));
   expect(await b.page.locator(`#timeline .tl-row[data-id="${broken.id}"] .tl-run`).getAttribute('class')).toContain('st-failed');
   await b.shot('run-failed');
+  // the same on a phone: the summary is on screen, the page does not scroll sideways (the DAG scrolls inside)
+  await b.page.setViewportSize({ width: 390, height: 844 });
+  await Bun.sleep(200);
+  const fbox = (await b.page.locator('#failure').boundingBox())!;
+  expect(fbox.x + fbox.width).toBeLessThanOrEqual(390);
+  expect(fbox.y).toBeLessThan(844);
+  expect(await b.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await b.shot('run-failed-phone');
+  await b.page.setViewportSize({ width: 1280, height: 800 });
   // the job page: its commands, each with exit code; the failed one opens onto its own log
   await b.page.locator('#failure a', { hasText: 'Full log' }).click();
   await waitText(b.page, 'main h1', 'build/broken');
