@@ -71,16 +71,23 @@ export async function groupView(id) {
     fill(chartBox, h('div', { class: 'filters' }, h('label', {}, 'y ', sel('y', outputs)), h('label', {}, 'x ', sel('x', params)),
       h('label', {}, 'line per ', sel('by', params.filter((p) => p !== pick.x), true))), h('div', { class: 'scroll' }, drawChart(rows, pick.y, pick.x, pick.by)));
   };
+  const facts = h('div'), actions = h('div', { class: 'actions' });
+  let shownStatus = null;
+  /** the title, facts and progress every time; the buttons only when the status changes (a click is never lost to a repaint) */
   const paintHead = () => {
     const c = g.counts;
-    fill(head,
+    fill(facts,
       h('h1', {}, `${g.sweep ? 'Sweep' : 'Group'} ${g.id} `, badge(g.status)),
       h('dl', { class: 'facts' }, h('dt', {}, 'pipeline'), h('dd', {}, h('a', { href: `#/runs?pipeline=${encodeURIComponent(g.pipeline)}` }, g.pipeline)),
         h('dt', {}, 'runs'), h('dd', { id: 'g-total' }, `${g.total} (${c.succeeded} succeeded, ${c.failed} failed, ${c.canceled} canceled, ${c.running} running, ${c.queued} queued)`),
         h('dt', {}, 'created'), h('dd', {}, when(g.created_at)), h('dt', {}, 'took'), h('dd', {}, took(g.created_at, g.ended_at))),
-      progress(c, g.total),
-      h('div', { class: 'actions' }, groupButtons(g.id, g.status, load), h('a', { class: 'button', href: `/api/v1/groups/${encodeURIComponent(g.id)}/results?format=csv`, onclick: download }, 'Download CSV')));
+      progress(c, g.total));
+    if (shownStatus !== g.status) {
+      shownStatus = g.status;
+      fill(actions, groupButtons(g.id, g.status, load), h('a', { class: 'button', href: `/api/v1/groups/${encodeURIComponent(g.id)}/results?format=csv`, onclick: download }, 'Download CSV'));
+    }
   };
+  head.append(facts, actions);
   const download = async (ev) => { // the link needs the token in a header: fetch, then save the blob
     ev.preventDefault();
     const res = await fetch(ev.currentTarget.getAttribute('href'), { headers: { authorization: `Bearer ${auth.token}` } });
@@ -99,16 +106,24 @@ export async function groupView(id) {
   let chartFrame = 0;
   await load();
   el.append(head, h('h2', {}, 'Results'), table, h('h2', {}, 'Chart'), chartBox);
-  let pending = 0, lastAt = 0;
-  const later = () => {
-    if (pending) return;
-    const gap = rows.length > 1000 ? 3000 : 800; // 10,000 rows is a ~2 MB answer: not more than every 3 s
-    pending = setTimeout(() => { pending = 0; lastAt = Date.now(); load().catch(() => {}); }, Math.max(200, gap - (Date.now() - lastAt)));
+  // live: the counts (one small read) at most every 0.8 s; the results (about 200 bytes a run, and
+  // server time to match) at most every 0.8 s for a small sweep, every 10 s for 10,000 runs
+  const throttle = (fn, gapMs) => {
+    let pending = 0, lastAt = 0;
+    const run = () => {
+      if (pending) return;
+      pending = setTimeout(() => { pending = 0; lastAt = Date.now(); fn().catch(() => {}); }, Math.max(200, gapMs() - (Date.now() - lastAt)));
+    };
+    run.stop = () => clearTimeout(pending);
+    return run;
   };
+  const counts = throttle(async () => { g = await get(`/groups/${encodeURIComponent(id)}`); paintHead(); }, () => 800);
+  const results = throttle(load, () => Math.max(800, rows.length));
+  const later = () => { counts(); results(); };
   return {
     el,
     onStatus: (e) => { if ((e.kind === 'group' && e.id === id) || (e.kind === 'run' && runIds.has(e.id)) || (e.kind === 'job' && e.run_id && runIds.has(e.run_id) && TERMINAL.has(e.status))) later(); },
     onReconnect: later,
-    dispose: () => { clearTimeout(pending); cancelAnimationFrame(chartFrame); },
+    dispose: () => { counts.stop(); results.stop(); cancelAnimationFrame(chartFrame); },
   };
 }

@@ -60,11 +60,31 @@ export async function jobView(id) {
         job.reason || job.message ? [h('dt', {}, 'reason'), h('dd', {}, `${show(job.reason)}${job.message ? `: ${job.message}` : ''}`)] : null),
       h('div', { class: 'actions' }, TERMINAL.has(job.status) ? null : actionButton('Cancel job', `/jobs/${id}/cancel`, load, 'danger'),
         h('button', { type: 'button', onclick: download }, 'Download log')),
-      h('h2', {}, 'Commands'), h('div', { class: 'cmds' }, (job.commands ?? []).map((c) => commandSection(job, c))),
+      h('h2', {}, 'Commands'), cmds,
       attempts());
+    paintCommands();
     tick();
     await loadWhy();
   };
+  // one section per command, redrawn only when its state changes (an open section stays open)
+  const cmds = h('div', { class: 'cmds' }), sections = new Map();
+  const paintCommands = () => {
+    const keep = new Map();
+    const current = job.status === 'running' ? (job.commands ?? []).findIndex((x) => x.exit_code === null || x.exit_code === undefined) : -1;
+    for (const c of job.commands ?? []) {
+      const key = `${job.status}|${c.exit_code}|${c.ended_at}|${job.attempt}|${c.index === current}`;
+      const old = sections.get(c.index);
+      keep.set(c.index, old && old.key === key ? old : { key, el: commandSection(job, c) });
+    }
+    sections.clear();
+    for (const [i, v] of keep) sections.set(i, v);
+    fill(cmds, [...sections.values()].map((v) => v.el));
+  };
+  // while it runs, its commands' exit codes come from a light re-read every 2 s (no event marks a command's end)
+  const poll = setInterval(async () => {
+    if (!job || job.status !== 'running') return;
+    try { const j = await get(`/jobs/${id}`); if (j.status === job.status && j.attempt === job.attempt) { job = { ...job, commands: j.commands }; paintCommands(); tick(); } } catch { /* the next status event reloads */ }
+  }, 2000);
   const download = async () => {
     const res = await fetch(`/api/v1/jobs/${id}/logs`, { headers: { authorization: `Bearer ${auth.token}` } });
     const a = h('a', { href: URL.createObjectURL(await res.blob()), download: `${id}.log` });
@@ -78,6 +98,6 @@ export async function jobView(id) {
     el,
     onStatus: (e) => { if (e.kind === 'job' && e.id === id) { setBadge(head.querySelector('h1'), e.status); clearTimeout(pending); pending = setTimeout(() => load().catch(() => {}), 200); } },
     onReconnect: () => load().catch(() => {}),
-    dispose: () => { stop(); clearTimeout(whyTimer); clearTimeout(pending); clearInterval(clock); },
+    dispose: () => { stop(); clearTimeout(whyTimer); clearTimeout(pending); clearInterval(clock); clearInterval(poll); },
   };
 }

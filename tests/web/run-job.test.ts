@@ -93,11 +93,15 @@ browserTest('a failed run: the summary names the failed job, its exit code and i
   expect(b.errors).toEqual([]);
 }, 60_000);
 
-browserTest('a live job: its elapsed time and log size change while it prints', async () => {
-  const out = await s.submit({ name: 'web-live', workspace: s.root, stages: [{ name: 'x', jobs: [{ name: 'talk', commands: ['for i in $(seq 1 40); do echo "tick $i"; sleep 0.1; done'] }] }] });
+browserTest('a live job: its elapsed time and log size change while it prints; its commands show their own state', async () => {
+  const out = await s.submit({ name: 'web-live', workspace: s.root, stages: [{ name: 'x', jobs: [{ name: 'talk', commands: ['echo warming up', 'for i in $(seq 1 80); do echo "tick $i"; sleep 0.1; done'] }] }] });
   const job = out.run.stages[0].jobs[0].id;
   await go(`#/job/${job}`);
   await waitText(b.page, '#log', 'tick 3');
+  // while it runs: the first command's section has its exit code, the second says it is running
+  await waitText(b.page, 'details.cmd[data-index="0"] summary', 'exit 0', 5_000);
+  expect(await textOf(b.page, 'details.cmd[data-index="1"] summary')).toContain('running');
+  expect(await textOf(b.page, 'main h1 .badge')).toBe('running');
   const read = async () => ({ took: await textOf(b.page, '#job-took'), size: await textOf(b.page, '#job-log-size') });
   const first = await read();
   expect(first.took).toContain('running');
