@@ -168,6 +168,6 @@ describe('random schedules keep the engine invariants after every tick', () => {
       } finally { h.close(); }
     }), { numRuns: runs, ...replay });
     console.log(`[engine harness] ${schedules} schedules, ${ticks} ticks checked`);
-    expect(schedules).toBeGreaterThanOrEqual(runs);
+    expect(schedules).toBeGreaterThanOrEqual(process.env.DROVER_ENGINE_SEED ? 1 : runs); // (a replay runs its one path)
   }, 600_000);
 });

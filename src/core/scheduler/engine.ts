@@ -30,6 +30,7 @@ import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
 import { runEffects, type AfterCommitDeps } from './after-commit.ts';
 import { isolated } from './isolation.ts';
+import { giveBack } from './reservations.ts';
 import { StatusPublisher } from './status-publisher.ts';
 import type { EngineDeps } from './engine-deps.ts';
 export type { EngineDeps };
@@ -72,7 +73,7 @@ export class Engine {
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.config = d.config;
     this.secrets = d.secrets; this.telemetry = d.telemetry;
-    this.blockers = new BlockerLog(d.store);
+    this.blockers = new BlockerLog(d.store, () => this.effects());
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -249,7 +250,7 @@ export class Engine {
     const fx = this.effects();
     const slot = this.ledger.free(job.id);
     if (!slot) return;
-    fx.release(job.executor, job.id);
+    giveBack(fx, this.executors.get(job.executor), job, () => { if (!this.stopped) this.wake(); });
     if (!slot.limited) this.ownQueueIdle = false;
     this.ready.unpark();
   }
