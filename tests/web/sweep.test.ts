@@ -18,7 +18,7 @@ const LR = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], SEED = [1, 2];
 /** loss = "<seed><lr>" (10.1 … 20.6): numeric text, so its order is known */
 const sweepSpec = (name: string, gate: string) => ({
   name, workspace: s.root, matrix: { lr: LR, seed: SEED },
-  stages: [{ name: 'fit', jobs: [{ name: 'train', commands: [`while [ ! -e ${gate} ]; do sleep 0.05; done; sleep 0.2; echo "loss=\${{ params.seed }}\${{ params.lr }}" >> "$DROVER_OUTPUT"`] }] }],
+  stages: [{ name: 'fit', jobs: [{ name: 'train', commands: [`while [ ! -e ${gate} ]; do sleep 0.05; done; sleep 0.3; echo "loss=\${{ params.seed }}\${{ params.lr }}" >> "$DROVER_OUTPUT"`] }] }],
 });
 const noSideways = (b: Browser) => b.page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth }));
 
