@@ -154,3 +154,31 @@ browserTest('Cancel of a group asks first: dismissing cancels nothing, confirmin
   expect(header.height).toBeLessThan(60); // one line, not wrapped
   expect(b.errors).toEqual([]);
 }, 90_000);
+
+browserTest('a 150-run sweep: the results table shows 100 rows a page, pages on, and sorts across pages', async () => {
+  const b = await openBrowser(join(s.root, 'shots-pager'));
+  browsers.push(b);
+  const out = await s.submit({ name: 'web-pager', workspace: s.root, matrix: { i: Array.from({ length: 150 }, (_, i) => i) }, stages: [{ name: 'x', jobs: [{ name: 'w', commands: ['sleep 30'] }] }] });
+  const gid = out.group.id;
+  expect((await s.api('POST', `/groups/${gid}/cancel`)).status).toBe(200);
+  await s.waitGroup(gid, (g) => g.status === 'canceled');
+  await login(b, s, `#/group/${gid}`);
+  await b.page.locator('table.results-table tbody tr[data-run]').first().waitFor();
+  expect(await b.page.locator('table.results-table tbody tr[data-run]').count()).toBe(100);
+  expect(await textOf(b.page, '#page-info')).toBe('rows 1–100 of 150');
+  await b.page.locator('.pager button', { hasText: 'next' }).click();
+  expect(await b.page.locator('table.results-table tbody tr[data-run]').count()).toBe(50);
+  expect(await textOf(b.page, '#page-info')).toBe('rows 101–150 of 150');
+  // sorting by the param, descending, starts from the largest on the first page
+  await b.page.locator('th[data-key="p:i"]').click();
+  await b.page.locator('th[data-key="p:i"]').click();
+  const firstI = async () => (await b.page.locator('table.results-table tbody tr td:nth-child(3)').first().textContent())?.trim();
+  expect(await textOf(b.page, '#page-info')).toBe('rows 101–150 of 150'); // the page stays
+  expect(await firstI()).toBe('49');
+  await b.page.locator('.pager button', { hasText: 'prev' }).click();
+  expect(await firstI()).toBe('149');
+  expect(await b.page.locator('table.results-table tbody tr').count()).toBe(100); // the DOM holds one page
+  expect(await nullTexts(b.page)).toEqual([]);
+  await b.shot('results-paged');
+  expect(b.errors).toEqual([]);
+}, 60_000);
