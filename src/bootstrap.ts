@@ -27,6 +27,7 @@ import { gcRepo } from './db/repos/gc.ts';
 import { AgentBroker } from './core/agents/broker.ts';
 import { parseFailpoints } from './core/failpoints.ts';
 import { createHub } from './ws/hub.ts';
+import { createTickets } from './ws/tickets.ts';
 import { createDroverMetrics } from './metrics/drover.ts';
 import { redactionCount } from './core/redact/redactor.ts';
 import { jsonLogger } from './log.ts';
@@ -165,11 +166,12 @@ export async function serve(o: ServeOptions) {
   engine.queuedListeners.push(() => broker.notify());
   let stopping = false;
   const core = coreFacade(engine);
+  const tickets = createTickets();
   const app = createApp({
     core, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
-    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, tickets,
   });
-  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }) });
+  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }), tickets });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
   hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;

@@ -8,6 +8,8 @@ import type { JobStatus, StageStatus, RunStatus, GroupStatus } from './states/in
 import type { TriggerStore } from './triggers/store.ts';
 
 export interface ListFilter { limit: number; cursor?: number | null; [col: string]: string | number | null | undefined }
+/** The runs list: `trigger` is the trigger's kind; `collapse` keeps the newest matching run of each group. */
+export interface RunFilter { limit: number; cursor?: number | null; status?: string; pipeline?: string; group_id?: string; trigger?: string; collapse?: boolean }
 export interface Page<T> { items: T[]; next_cursor: number | null }
 type Table = 'jobs' | 'stages' | 'runs' | 'groups';
 /** The statuses of each table's state machine (src/core/states). */
@@ -28,7 +30,7 @@ export interface RunStore {
   getRun(id: string): RunRow | null;
   getStage(id: string): StageRow | null;
   getJob(id: string): JobRow | null;
-  listRuns(f: ListFilter): Page<RunRow>;
+  listRuns(f: RunFilter): Page<RunRow>;
   listGroups(f: ListFilter): Page<GroupRow>;
   listJobs(f: ListFilter): Page<JobRow>;
   stagesOfRun(runId: string): StageRow[];

@@ -1,7 +1,7 @@
 // The API's view of rows: runs with stages → jobs → commands, jobs with attempts, groups with counts.
 // The server, the CLI's JSON and result.json all show these shapes.
 import { join } from 'node:path';
-import { fileSize } from '../runner/meta.ts';
+import { fileSize, readCommandMeta } from '../runner/meta.ts';
 import type { Store } from './ports.ts';
 import type { CommandRow, GroupRow, JobRow, RunRow, StageRow } from './types.ts';
 import type { PipelineSpec } from './spec/index.ts';
@@ -57,9 +57,11 @@ export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_i
     commands: js.commands.map((c, index) => {
       const row = rows.find((x) => x.idx === index);
       const live = j.status === 'running';
+      // while the job runs, a command that already ended shows its exit code and times (its meta file)
+      const m = live && !row ? readCommandMeta(dir, index) : null;
       return {
-        index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? null,
-        started_at: row?.started_at ?? null, ended_at: row?.ended_at ?? null,
+        index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? m?.exit_code ?? null,
+        started_at: row?.started_at ?? m?.started_at ?? null, ended_at: row?.ended_at ?? m?.ended_at ?? null,
         log_size: live ? fileSize(join(dir, 'logs', `${index}.log`)) : row?.log_size ?? 0,
       };
     }),
