@@ -50,7 +50,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   // an answer to a write is an acknowledgement: it leaves only once the change is on stable storage
   api.use('*', async (c, next) => {
     await next();
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !c.req.path.endsWith('/ws-ticket')) { // (a ticket is memory only: nothing to wait for)
       try { await d.core.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
     }
   });
