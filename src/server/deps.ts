@@ -7,6 +7,7 @@ import type { AuditRepo } from '../core/secrets/types.ts';
 import type { GarbageCollector } from '../core/gc/collector.ts';
 import type { Attestor } from '../core/provenance/attest.ts';
 import type { DroverMetrics } from '../metrics/drover.ts';
+import type { Tickets } from '../ws/tickets.ts';
 
 export interface ServerDeps {
   core: CoreFacade;
@@ -27,6 +28,8 @@ export interface ServerDeps {
   attestor?: Attestor;
   /** Prometheus metrics (rendered by GET /metrics; HTTP timings recorded by middleware) */
   metrics?: DroverMetrics;
+  /** one-time WebSocket tickets (POST /ws-ticket; the hub redeems them) */
+  tickets?: Tickets;
 }
 
 export { limitOf, cursorOf } from './query.ts';

@@ -5,7 +5,7 @@ import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
 import { needsDoc } from './needs.ts';
 import { rollUpStage } from './rollup.ts';
-import { firstBlocker, groupPaused, maxParallel, GATES, NOTED, type Gate } from './gates.ts';
+import { firstBlocker, groupPaused, maxParallel, lazyRun, GATES, NOTED, type Gate } from './gates.ts';
 import type { Admission, Blocker } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { Engine } from './engine.ts';
@@ -24,11 +24,12 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     const groupId = ready.pick();
     if (!groupId) break;
     if (eng.store.getGroup(groupId)?.status !== 'running') { ready.drop(groupId); continue; } // paused or ended
-    const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now);
+    // max_parallel reached: only jobs of ownQueue executors (Slurm) may start, so read only those
+    const only = ledger.limited >= config.maxParallel ? eng.ownQueueExecutors() : undefined;
+    const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now, only);
     let started: Start | null | 'none' = 'none';
-    for (const j of candidatesOf(eng, groupId, candidates, now)) {
-      const run = eng.store.getRun(j.run_id);
-      const refused = firstBlocker(view, j, run, JOB_GATES);
+    for (const j of candidatesOf(eng, groupId, candidates, now, only)) {
+      const refused = firstBlocker(view, j, lazyRun(eng.store, j.run_id), JOB_GATES);
       if (refused) {
         if (refused.blocker.fail) { started = failQueued(eng, j, refused.blocker, at); break; }
         if (NOTED.has(refused.gate)) eng.blockers.note(j, at, refused.blocker);
@@ -41,7 +42,7 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     }
     if (started === 'none') {
       // nothing startable now; back when a slot frees (parked) or on rebuild
-      ready.park(groupId, candidates.length ? eng.store.getGroup(groupId)?.priority ?? 0 : null);
+      ready.park(groupId, candidates.length || only ? eng.store.getGroup(groupId)?.priority ?? 0 : null); // (`only`: it may hold other jobs)
       continue;
     }
     ready.markServed(groupId); // (the group may just have ended and left the ready set)
@@ -57,9 +58,9 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
  * The queued jobs of a group to try, in order: a small window, and only when all of those were held
  * back (every GPU busy, agent-only…) a wider one, so held jobs never block the jobs queued behind them.
  */
-function* candidatesOf(eng: Engine, groupId: string, first: JobRow[], now: number): Generator<JobRow> {
+function* candidatesOf(eng: Engine, groupId: string, first: JobRow[], now: number, only?: readonly string[]): Generator<JobRow> {
   yield* first;
-  if (first.length === FIRST_WINDOW) yield* eng.store.nextQueued(groupId, 1024, now).slice(FIRST_WINDOW);
+  if (first.length === FIRST_WINDOW) yield* eng.store.nextQueued(groupId, 1024, now, only).slice(FIRST_WINDOW);
 }
 
 function failQueued(eng: Engine, job: JobRow, b: Blocker, at: string): null {
@@ -136,7 +137,7 @@ function noteLimitBlockers(eng: Engine, at: string, now: number): void {
   for (const groupId of eng.ready.groups()) {
     const head = eng.store.nextQueued(groupId, 1, now)[0];
     if (!head) continue;
-    const b = maxParallel(view, head, null);
+    const b = maxParallel(view, head, () => null);
     // signed by the limit alone: a history entry per change of the running count would be noise
     if (b) eng.blockers.note(head, at, b, `max_parallel:${eng.config.maxParallel}`);
   }
