@@ -21,7 +21,7 @@ import { jobEnv } from '../runner/job-env.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
-  job: { id: string; run_id: string; name: string; attempt: number; commands: number };
+  job: { id: string; run_id: string; name: string; attempt: number; commands: number; cpus?: number };
   lease: { token: string; expires_at: string; ttl_ms: number };
   script: string;
   env: Record<string, string>;
