@@ -7,6 +7,7 @@ import type { AuditRepo } from '../core/secrets/types.ts';
 import type { GarbageCollector } from '../core/gc/collector.ts';
 import type { Attestor } from '../core/provenance/attest.ts';
 import type { DroverMetrics } from '../metrics/drover.ts';
+import type { AllocManager } from '../core/alloc/manager.ts';
 
 export interface ServerDeps {
   engine: Engine;
@@ -27,6 +28,8 @@ export interface ServerDeps {
   attestor?: Attestor;
   /** Prometheus metrics (rendered by GET /metrics; HTTP timings recorded by middleware) */
   metrics?: DroverMetrics;
+  /** allocation queues (routes/alloc.ts) */
+  alloc?: AllocManager;
 }
 
 export { limitOf, cursorOf } from './query.ts';

@@ -70,6 +70,8 @@ export class Engine {
   storageError: string | null = null;
   /** a full pass found nothing for ownQueue executors while max_parallel was reached (starts.ts) */
   ownQueueIdle = false;
+  /** more blockers of a queued job for `why`, from parts outside the scheduler (allocation queues) */
+  readonly blockerSources: ((job: JobRow) => Blocker[])[] = [];
   /** called whenever jobs become queued (the agent broker wakes its long-polls) */
   readonly queuedListeners: (() => void)[] = [];
   /** the reaper's counters (/metrics); the engine counts fenced ends and row errors itself */
