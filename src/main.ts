@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Entry> = {
   retry: ['retry the failed jobs of a run', async () => (await import('./cli/retry.ts')).retryCommand],
   why: ['explain why a job is not running', async () => (await import('./cli/why.ts')).whyCommand],
   graph: ['print a run\'s DAG (dot, mermaid, json)', async () => (await import('./cli/graph.ts')).graphCommand],
+  results: ['a sweep\'s results: one row per run (params, outputs, status; --csv, --json)', async () => (await import('./cli/results.ts')).resultsCommand],
   queue: ['show the queue, executors and daemon heartbeat', async () => (await import('./cli/queue.ts')).queueCommand],
   pipelines: ['list pipelines, or show one: schedule (next fire times), topic, webhook, cost', async () => (await import('./cli/pipelines.ts')).pipelinesCommand],
   gc: ['apply retention now (--dry-run to preview)', async () => (await import('./cli/gc.ts')).gcCommand],

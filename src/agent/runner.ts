@@ -9,6 +9,8 @@
 // the rest from its spool and completes again. The claim (lease included, secrets never) is kept in
 // the spool as claim.json until the completion is answered, so an agent restarted on the same
 // --work-dir picks its jobs up again (resumeSpool): it waits for the job to end, ships, completes.
+// $DROVER_NEEDS comes in the claim and is written beside job.sh before it starts; the jobs of one run
+// that this agent runs share one work dir here, <work>/runs/<run>/work ($DROVER_WORKDIR).
 import { mkdirSync, writeFileSync, readSync, fstatSync, closeSync, rmSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJobResult, readCpuTimes, readMarkers } from '../runner/meta.ts';
@@ -18,6 +20,7 @@ import { Copier } from '../core/redact/copier.ts';
 import { openInJob, readInJob } from '../runner/safe-open.ts';
 import { Redactor } from '../core/redact/redactor.ts';
 import { jobEnv } from '../runner/job-env.ts';
+import { writeNeedsFile, type NeedsDoc } from '../core/scheduler/needs.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
@@ -26,6 +29,8 @@ export interface Claim {
   script: string;
   env: Record<string, string>;
   secrets?: Record<string, string>;
+  /** the $DROVER_NEEDS document (fan-in); absent from servers before it existed */
+  needs?: NeedsDoc;
 }
 
 /** What the spool keeps of a claim (claim.json): enough to finish the job after a restart, no secret. */
@@ -38,6 +43,9 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
   mkdirSync(join(dir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, 'meta'), { recursive: true, mode: 0o700 });
   writeFileSync(join(dir, 'job.sh'), claim.script, { mode: 0o700 });
+  writeNeedsFile(dir, claim.needs ?? {});
+  const runWork = join(workDir, 'runs', job.run_id, 'work');
+  mkdirSync(runWork, { recursive: true, mode: 0o700 });
   const secrets = Object.entries(claim.secrets ?? {});
   keep(dir, { job, lease, secrets: secrets.length > 0 });
   const redactor = new Redactor(secrets.map(([name, value]) => ({ name, value })));
@@ -49,7 +57,8 @@ export async function runClaim(api: AgentApi, claim: Claim, workDir: string, log
     copier = new Copier({ dir, commandCount: job.commands, redactor, maxLogSize: null }).start();
   }
   const proc = Bun.spawn(['bash', join(dir, 'job.sh')], {
-    cwd: dir, env: jobEnv(process.env, { ...claim.env, DROVER_JOB_DIR: dir }), // never the agent's own token stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
+    cwd: dir, env: jobEnv(process.env, { ...claim.env, DROVER_JOB_DIR: dir, DROVER_WORKDIR: runWork }), // never the agent's own token
+    stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true,
   });
   await supervise(api, { job, lease, secrets: secrets.length > 0 }, dir, { pid: proc.pid, exited: proc.exited.then(() => {}) }, copier, redactor, log);
 }

@@ -1,7 +1,7 @@
 // `drover status ID`: a run (stages → jobs tree), a group (counts + its runs) or a job
-// (commands, attempts), chosen by the id prefix r_/g_/j_.
+// (commands, attempts), chosen by the id prefix r_/g_/j_. A group shows its results table.
 import { defineCommand, requireKind } from './command.ts';
-import type { Group, Job, Page, Run } from './types.ts';
+import type { Group, Job, Page, ResultRow, Run } from './types.ts';
 
 export const statusCommand = defineCommand({
   name: 'status',
@@ -16,8 +16,9 @@ export const statusCommand = defineCommand({
     else if (kind === 'job') ctx.out.job(await client.get<Job>(`/jobs/${id}`));
     else {
       const group = await client.get<Group>(`/groups/${id}`);
-      const runs = ctx.json ? undefined : await client.get<Page<Run>>('/runs', { group: id, limit: 50 });
-      ctx.out.group(group, runs);
+      // people get the sweep's results table (params and outputs as columns); --json is the group as served
+      const results = ctx.json ? undefined : (await client.get<Page<ResultRow>>(`/groups/${id}/results`)).items;
+      ctx.out.group(group, results);
     }
     return 0;
   },

@@ -18,6 +18,8 @@ export interface Job extends Times {
   id: string; run_id: string; stage: string; name: string; executor: string; status: JobStatus;
   attempt: number; reason?: string | null; message?: string | null; exit_code?: number | null;
   outputs?: Record<string, unknown> | null; commands?: Command[]; attempts?: Record<string, unknown>[];
+  /** the job's point of a job-level matrix */
+  matrix?: Record<string, unknown> | null;
 }
 export interface Stage extends Times {
   id: string; name: string; status: string; needs?: string[]; outputs?: Record<string, unknown> | null;
@@ -40,6 +42,11 @@ export interface Preview {
   runs?: number; jobs?: number; matrix?: Record<string, unknown>[];
   executors?: Record<string, number>; cpu_hours?: number; gpu_hours?: number; [k: string]: unknown;
 }
+/** One run of a sweep (GET /groups/:id/results). */
+export interface ResultRow {
+  run_id: string; status: string; params: Record<string, unknown>; outputs: Record<string, string>;
+  exit_code: number | null; started_at: string | null; ended_at: string | null; took_s: number | null;
+}
 export interface Reason { code: string; message?: string; [k: string]: unknown }
 export interface Why { blocked: boolean; reasons: Reason[]; history?: { at: string; reasons: Reason[] }[] }
 export interface Queue {
@@ -59,7 +66,8 @@ export interface Output {
   finished(target: Run | Group): void;
   list(kind: ListKind, page: Page<Run> | Page<Group> | Page<Job>): void;
   run(run: Run): void;
-  group(group: Group, runs?: Page<Run>): void;
+  group(group: Group, results?: ResultRow[]): void;
+  results(rows: ResultRow[]): void;
   job(job: Job): void;
   why(why: Why): void;
   queue(q: Queue): void;

@@ -35,6 +35,8 @@ export interface RunStore {
   jobsOfRun(runId: string): JobRow[];
   jobsOfStage(stageId: string): JobRow[];
   runsOfGroup(groupId: string): RunRow[];
+  /** every job of a group's runs, in run, stage and job order (sweep results) */
+  jobsOfGroup(groupId: string): JobRow[];
   jobsOfGroupWithStatus(groupId: string, status: string): JobRow[];
   jobsOfRunWithStatus(runId: string, status: string): JobRow[];
   stageHasActiveJobs(stageId: string): boolean;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DroverError } from './errors.ts';
 import { newId, isoNow } from './ids.ts';
 import { validateSpec, rejectDangerous, expandMatrix, countMatrix, checkReferences, checkOverrides, type PipelineSpec, type ValidateOptions } from './spec/index.ts';
-import { resolveWorkspace } from './workspace.ts';
+import { resolveWorkspace, runWorkDir } from './workspace.ts';
 import { checkSchedule } from './triggers/cron.ts';
 import type { Store } from './ports.ts';
 import type { NewSubmission, NewRun, Trigger } from './types.ts';
@@ -45,10 +45,11 @@ export function planSubmission(
   const isSweep = !!spec.matrix;
   const base = { ...spec.params, ...(input.params ?? {}) };
   const paramSets = combos.map((c) => ({ ...base, ...c }));
+  checkJobPoints(spec, combos.length, opts.maxSweep);
   checkReferences(spec, paramSets[0]!);
   const workspace = spec.workspace ? resolveWorkspace(opts.workspaceRoot, spec.workspace) : null;
-  // without a workspace, commands run in their job folder: a stand-in path of the same depth
-  rejectDangerous(spec, { workspaceRoot: opts.workspaceRoot, workdir: workspace ?? join(opts.runsDir, 'r_', 'jobs', 'j_') });
+  // without a workspace, commands run in their run's shared work dir: a stand-in path of the same depth
+  rejectDangerous(spec, { workspaceRoot: opts.workspaceRoot, workdir: workspace ?? runWorkDir(join(opts.runsDir, 'r_')) });
   const at = isoNow(opts.now);
   const priority = input.priority ?? spec.priority;
   const trigger: Trigger = input.trigger ?? { kind: 'api' };
@@ -64,6 +65,7 @@ export function planSubmission(
       jobs: spec.stages.flatMap((st, si) => st.jobs.map((j, ji) => ({
         id: newId('j'), stage_id: stageIds[si]!, stage_idx: si, job_idx: ji, name: j.name, executor: j.executor,
         status: st.needs.length ? 'pending' : 'queued', queued_at: st.needs.length ? null : at,
+        matrix: j.matrix ?? null, allow_failure: !!j.allow_failure,
       }))),
     };
   });
@@ -78,6 +80,38 @@ function matrixOrRefuse(matrix: Record<string, unknown[]>, max: number) {
   const n = countMatrix(matrix);
   if (n > max) throw new DroverError('too_many_runs', `matrix makes ${n} runs, more than the limit of ${max} (--max-sweep)`, { path: 'matrix', runs: n, max });
   return expandMatrix(matrix);
+}
+
+/** --max-sweep bounds the sweep points of one submission: runs x the jobs made by job-level matrices. */
+function checkJobPoints(spec: PipelineSpec, runs: number, max: number): void {
+  const points = spec.stages.reduce((n, s) => n + s.jobs.filter((j) => j.matrix).length, 0);
+  if (points === 0 || runs * points <= max) return;
+  const what = runs > 1 ? `${runs} runs x ${points} matrix jobs = ${runs * points}` : `${points} matrix jobs`;
+  throw new DroverError('too_many_runs', `job matrices make ${what}, more than the limit of ${max} (--max-sweep)`, { path: 'matrix', jobs: runs * points, max });
+}
+
+/** A stage's jobs for the preview: the points of a job matrix as one entry with their count and axes. */
+function previewJobs(jobs: PipelineSpec['stages'][number]['jobs']) {
+  type Entry = { name: string; executor: string; resources: unknown; points?: number; matrix?: Record<string, unknown[]> };
+  const out: Entry[] = [];
+  const groups = new Map<string, { entry: Entry; seen: Map<string, Set<unknown>> }>();
+  for (const j of jobs) {
+    if (!j.matrix) { out.push({ name: j.name, executor: j.executor, resources: j.resources }); continue; }
+    const name = j.name.slice(0, j.name.indexOf('['));
+    let g = groups.get(name);
+    if (!g) {
+      g = { entry: { name, executor: j.executor, resources: j.resources, points: 0, matrix: {} }, seen: new Map() };
+      groups.set(name, g);
+      out.push(g.entry);
+    }
+    g.entry.points!++;
+    for (const [k, v] of Object.entries(j.matrix)) {
+      const seen = g.seen.get(k) ?? new Set();
+      g.seen.set(k, seen);
+      if (!seen.has(v)) { seen.add(v); (g.entry.matrix![k] ??= []).push(v); }
+    }
+  }
+  return out;
 }
 
 /** What a submission would do, without doing it. */
@@ -99,7 +133,7 @@ export function preview(p: Planned) {
     dry_run: true, pipeline: p.spec.name, version: p.version, sweep: p.isSweep,
     runs: p.submission.runs.length, jobs, executors,
     matrix: p.submission.runs.map((r) => r.params),
-    jobs_per_run: p.spec.stages.map((s) => ({ stage: s.name, jobs: s.jobs.map((j) => ({ name: j.name, executor: j.executor, resources: j.resources })) })),
+    jobs_per_run: p.spec.stages.map((s) => ({ stage: s.name, jobs: previewJobs(s.jobs) })),
     cpu_hours: Math.round(cpuHours * 1000) / 1000, gpu_hours: Math.round(gpuHours * 1000) / 1000,
     jobs_without_time_limit: untimed,
   };

@@ -27,6 +27,8 @@ export interface JobRow {
   device: string | null; stats: string | null;
   /** the finalization marker (migration 0005): who applies this attempt's end, since and until when */
   final_token: string | null; final_since: number | null; final_until: number | null;
+  /** a job-level matrix point, JSON (migration 0006); allow_failure 1: its failure does not fail the stage */
+  matrix: string | null; allow_failure: number;
 }
 export interface CommandRow { job_id: string; attempt: number; idx: number; exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
 export interface AttemptRow { job_id: string; attempt: number; status: JobStatus; reason: string | null; message: string | null; exit_code: number | null; started_at: string | null; ended_at: string | null }
@@ -37,7 +39,7 @@ export interface TokenRow { id: string; name: string; role: Role; hash: string; 
 
 // A submission as the core plans it and the store writes it, in one transaction.
 export interface NewStage { id: string; idx: number; name: string; status: string; needs: string[]; merge: string }
-export interface NewJob { id: string; stage_id: string; stage_idx: number; job_idx: number; name: string; executor: string; status: string; queued_at: string | null }
+export interface NewJob { id: string; stage_id: string; stage_idx: number; job_idx: number; name: string; executor: string; status: string; queued_at: string | null; matrix?: Record<string, unknown> | null; allow_failure?: boolean }
 export interface NewRun { id: string; pipeline_version: number; params: Record<string, unknown>; trigger: object; workspace: string | null; dir: string; stages: NewStage[]; jobs: NewJob[] }
 export interface NewSubmission { group: Omit<GroupRow, 'seq' | 'ended_at' | 'cancel_requested'>; pipeline: string; priority: number; created_at: string; runs: NewRun[] }
 

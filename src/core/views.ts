@@ -48,6 +48,7 @@ export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_i
   const dir = join((run ?? src.store.getRun(j.run_id)!).dir, 'jobs', j.id);
   return {
     id: j.id, run_id: j.run_id, group_id: j.group_id, stage: spec.stages[j.stage_idx]!.name, name: j.name, executor: j.executor,
+    matrix: parse(j.matrix), allow_failure: !!j.allow_failure,
     status: j.status, attempt: j.attempt, reason: j.reason, message: j.message, exit_code: j.exit_code,
     created_at: j.created_at, queued_at: j.queued_at, started_at: j.started_at, ended_at: j.ended_at,
     outputs: parse(j.outputs) ?? {}, dir, device: parse(j.device), stats: parse(j.stats),

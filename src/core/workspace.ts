@@ -1,6 +1,6 @@
 // Workspace paths: canonicalised (symlinks, ..) and kept under the server's workspace root.
 import { existsSync, realpathSync, mkdirSync } from 'node:fs';
-import { resolve, sep, dirname } from 'node:path';
+import { resolve, sep, dirname, join } from 'node:path';
 import { DroverError } from './errors.ts';
 
 /** Canonical form of a path that may not exist yet: realpath of its deepest existing ancestor. */
@@ -34,6 +34,9 @@ export function resolveWorkspace(root: string, ws: { path: string; create: boole
   }
   return abs;
 }
+
+/** The shared work dir of a run without `workspace:` ($DROVER_WORKDIR of all its jobs). */
+export const runWorkDir = (runDir: string): string => join(runDir, 'work');
 
 export function ensureDir(path: string): void {
   mkdirSync(path, { recursive: true });

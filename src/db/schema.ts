@@ -93,6 +93,8 @@ export const jobs = sqliteTable('jobs', {
   final_token: text('final_token'),
   final_since: integer('final_since'),
   final_until: integer('final_until'),
+  matrix: text('matrix'),
+  allow_failure: integer('allow_failure').notNull().default(0),
 });
 
 export const attempts = sqliteTable('attempts', {

@@ -92,6 +92,7 @@ export class SqliteStore implements Store {
   jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
   runsOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq').all(groupId) as RunRow[]; }
+  jobsOfGroup(groupId: string) { return this.p('SELECT jobs.* FROM runs JOIN jobs ON jobs.run_id = runs.id WHERE runs.group_id = ? ORDER BY jobs.seq').all(groupId) as JobRow[]; }
   jobsOfGroupWithStatus(groupId: string, status: string) {
     return this.p('SELECT * FROM jobs WHERE group_id = ? AND status = ? ORDER BY seq').all(groupId, status) as JobRow[];
   }

@@ -63,7 +63,7 @@ export function renderScript(s: ScriptInput): string {
     `cd -P -- ${s.workdir === null ? '"${DROVER_WORKDIR:-$__D}"' : shellQuote(s.workdir)} || { echo "drover: cannot enter workdir" >>"$__D/${logs}/0.log"; echo "__DROVER_RC=127"; exit 127; }`,
     ...rootCheck(s, logs),
   ];
-  if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env"');
+  if (s.dir === null) lines.push('export DROVER_JOB_DIR="$__D" DROVER_WORKDIR="$PWD" DROVER_OUTPUT="$__D/outputs.env" DROVER_NEEDS="$__D/needs.json"');
   for (const [k, v] of Object.entries(s.env)) {
     if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
     // a batch system that reruns the script by itself (Slurm requeue) says how often: each rerun is the next attempt

@@ -89,10 +89,10 @@ describe('a job printing its secrets in every form', () => {
     const dir = job().dir;
     for (const f of ['result.json', 'attestation.json', 'run.json']) for (const v of [TOK, KEY]) expectNoLeak(fileText(join(run.dir, f)), v, f);
     expect(JSON.parse(readFileSync(join(run.dir, 'result.json'), 'utf8')).jobs[0].outputs.tok).toBe('[REDACTED:TOK]');
-    for (const f of ['job.sh', 'job.out', 'outputs.env', ...readdirSync(join(dir, 'meta')).map((m) => `meta/${m}`)]) {
+    for (const f of ['job.sh', 'job.out', 'outputs.env', 'needs.json', ...readdirSync(join(dir, 'meta')).map((m) => `meta/${m}`)]) {
       for (const v of [TOK, KEY]) expectNoLeak(fileText(join(dir, f)), v, f);
     }
-    expect(readdirSync(dir).sort()).toEqual(['job.out', 'job.sh', 'logs', 'meta', 'outputs.env']);
+    expect(readdirSync(dir).sort()).toEqual(['job.out', 'job.sh', 'logs', 'meta', 'needs.json', 'outputs.env']);
     expect(readFileSync(join(dir, 'job.sh'), 'utf8')).toContain('. "$__D/.secrets"');
   });
 

@@ -84,7 +84,8 @@ describe('against a real server', () => {
       ['rm -rf ..', { workspace: 'ws' }, 'rm_workspace_root'],
       [`rm -rf ${outside}`, { workspace: 'ws' }, 'rm_outside_workspace'],
       ['rm -rf ../../../../../../elsewhere', {}, 'rm_outside_workspace'],
-      ['rm -rf ../../../..', {}, 'rm_workspace'], // without a workspace: the data dir, which holds the job's folder
+      ['rm -rf ../../..', {}, 'rm_workspace'], // without a workspace: the data dir, which holds the run's work dir
+      ['rm -rf ../../../..', {}, 'rm_workspace_root'], // (runs/<run>/work: four levels up is the root)
       ['rm -rf ~', {}, 'rm_home'],
       ['rm -rf out-link/', { workspace: 'ws' }, 'rm_outside_workspace'],
     ];

@@ -1,6 +1,7 @@
 // Human Output: compact aligned tables and trees for people at a terminal. Ids go first
 // on each line so they can be copied; decoration that scripts don't want goes to stderr.
 import { age, dim, elapsed, kv, outline, status, table, time } from '../format.ts';
+import { resultsTable } from './results.ts';
 import type { Cost, Group, Job, Output, Page, Preview, Queue, Run, Token, Why } from '../types.ts';
 
 const w = (s: string) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -8,6 +9,10 @@ const note = (s: string) => void process.stderr.write(s + '\n');
 const why = (o: { reason?: string | null; message?: string | null }) =>
   [o.reason, o.message].filter(Boolean).join(': ');
 const STALE_HEARTBEAT_MS = 30_000;
+/** jobs a stage lists in a run's status before it summarises (a job-level matrix) */
+const STAGE_JOBS = 20;
+/** runs a group's status shows; `drover results` shows all */
+const GROUP_ROWS = 50;
 const count = (v: number | unknown[] | undefined) => (Array.isArray(v) ? v.length : v ?? 0);
 /** `cpu 1.23s  wall 4.5s  gpu 0s  (2 attempts)` — seconds summed over finished attempts. */
 export const costLine = (c: Cost) =>
@@ -43,8 +48,23 @@ function runTree(run: Run): string {
   for (const st of run.stages ?? []) {
     const needs = st.needs?.length ? dim(` (needs ${st.needs.join(', ')})`) : '';
     s += `  ${st.name}  ${status(st.status)}${needs}${st.reason ? `  ${dim(st.reason)}` : ''}\n`;
-    st.jobs.forEach((j, i) => (s += `    ${i === st.jobs.length - 1 ? '└' : '├'} ${jobLine(j)}\n`));
+    s += stageJobs(st.jobs);
   }
+  return s;
+}
+
+/** A stage's jobs; past STAGE_JOBS (a job-level matrix) a tally and the jobs that did not succeed. */
+function stageJobs(jobs: Job[]): string {
+  let shown = jobs, s = '';
+  if (jobs.length > STAGE_JOBS) {
+    const by = new Map<string, number>();
+    for (const j of jobs) by.set(j.status, (by.get(j.status) ?? 0) + 1);
+    s += `    ${jobs.length} jobs: ${[...by].map(([k, n]) => `${n} ${status(k)}`).join(', ')}\n`;
+    const notOk = jobs.filter((j) => j.status !== 'succeeded');
+    shown = notOk.slice(0, STAGE_JOBS);
+    if (notOk.length > STAGE_JOBS) s += dim(`    (first ${STAGE_JOBS} of ${notOk.length} not succeeded; --json has all)\n`);
+  }
+  shown.forEach((j, i) => (s += `    ${i === shown.length - 1 ? '└' : '├'} ${jobLine(j)}\n`));
   return s;
 }
 
@@ -87,10 +107,14 @@ export function humanOutput(): Output {
       if (page.next_cursor) note(dim(`more: drover ls ${kind} --cursor ${page.next_cursor}`));
     },
     run: (run) => w(runTree(run)),
-    group(g, runs) {
+    group(g, results) {
       w(`group ${g.id}  ${status(g.status)}  ${g.pipeline}  ${groupCounts(g)}\n  created  ${time(g.created_at)}${g.ended_at ? `  ended ${time(g.ended_at)}` : ''}${g.cost ? `\n  cost     ${costLine(g.cost)}` : ''}`);
-      if (runs?.items.length) w(runRows(runs.items));
-      if (runs?.next_cursor) note(dim(`more: drover ls runs --group ${g.id} --cursor ${runs.next_cursor}`));
+      if (results?.length) w(resultsTable(results.slice(0, GROUP_ROWS)));
+      if (results && results.length > GROUP_ROWS) note(dim(`… ${results.length - GROUP_ROWS} more runs: drover results ${g.id}`));
+    },
+    results(rows) {
+      if (rows.length === 0) return note('no runs');
+      w(resultsTable(rows));
     },
     job(j) {
       let s = `job ${j.id}  ${status(j.status)}  ${j.stage}/${j.name}  run ${j.run_id}\n`;

@@ -12,6 +12,7 @@ export function jsonOutput(): Output {
     list: (_kind, page) => print(page),
     run: print,
     group: (g) => print(g),
+    results: (rows) => print({ items: rows, next_cursor: null }),
     job: print,
     why: print,
     queue: print,

@@ -11,7 +11,7 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
 import type { CommandResult, JobResult, PreparedJob } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
-import { jobSecrets } from '../scheduler/prepare.ts';
+import { jobSecrets, jobNeeds } from '../scheduler/prepare.ts';
 import { appendChunk, logShortfall } from './log-upload.ts';
 
 export interface ClaimRequest {
@@ -26,6 +26,7 @@ export interface ClaimRequest {
 /** One job handed out: the lease, the portable script, its env (and its secrets' values, if any). */
 export interface ClaimAnswer {
   secrets?: Record<string, string>;
+  needs?: ReturnType<typeof jobNeeds>;
   job: { id: string; run_id: string; name: string; attempt: number; commands: number; timeout_ms: number | null | undefined; cpus: number; gpus: number };
   lease: { token: string; expires_at: string; ttl_ms: number };
   script: string;
@@ -140,6 +141,7 @@ export class AgentBroker {
     const secrets = jobSecrets(prepared);
     return {
       ...(secrets ? { secrets } : {}),
+      needs: jobNeeds(prepared), // the agent writes it to $DROVER_NEEDS before the script starts
       job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: prepared.commandCount, timeout_ms: prepared.timeoutMs, ...res },
       lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
       script: prepared.scriptText!,

@@ -360,6 +360,7 @@ export class Engine {
     return {
       executors: [...this.executors.keys(), 'agent'],
       checkResources: (executor, resources) => this.executors.get(executor)?.checkResources?.(resources) ?? null,
+      maxJobPoints: this.config.maxSweep,
     };
   }
 }

@@ -21,7 +21,15 @@ function current(eng: Engine, job: JobRow): Blocker[] {
     const stages = store.stagesOfRun(job.run_id);
     const needs = JSON.parse(stages[job.stage_idx]!.needs) as string[];
     const waiting = stages.filter((s) => needs.includes(s.name) && s.status !== 'succeeded');
-    return [{ code: 'waiting_for_stage', message: `waiting for stage ${waiting.map((s) => `'${s.name}' (${s.status})`).join(', ')}`, stages: waiting.map((s) => s.name) }];
+    // a stage of many jobs (a job-level matrix) says how far it is: the stage waits for all of them
+    const progress = waiting.map((s) => {
+      const c = store.stageJobCounts(s.id);
+      const total = Object.values(c).reduce((a, b) => a + b, 0);
+      const done = total - (c.pending ?? 0) - (c.queued ?? 0) - (c.running ?? 0);
+      return { stage: s.name, status: s.status, jobs: total, done };
+    });
+    const says = (p: (typeof progress)[number]) => `'${p.stage}' (${p.status}${p.jobs > 1 ? `, ${p.done} of ${p.jobs} jobs done` : ''})`;
+    return [{ code: 'waiting_for_stage', message: `waiting for stage ${progress.map(says).join(', ')}`, stages: waiting.map((s) => s.name), progress }];
   }
   if (job.status === 'skipped') return [skippedBecause(eng, job)];
   const ex = eng.executors.get(job.executor);

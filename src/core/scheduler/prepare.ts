@@ -1,13 +1,16 @@
 // Turns a queued job into a PreparedJob: checks the run folder and workspace still exist and stay
 // under the root, renders commands (${{ }}), builds the env and the job script (synchronously, inside
-// the scheduler's transaction); writeJobFiles() makes the job folder and job.sh. (Measured: doing
+// the scheduler's transaction); writeJobFiles() makes the job folder, job.sh and needs.json
+// ($DROVER_NEEDS, written atomically). Without a workspace every job of a run starts in the run's
+// shared work dir, runs/<run>/work ($DROVER_WORKDIR). (Measured: doing
 // these few file operations synchronously beats the thread pool here, where file creation is slow.)
 import { existsSync, mkdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, type FailureReason } from '../errors.ts';
 import { renderCommand, type PipelineSpec } from '../spec/index.ts';
 import { renderScript } from '../../runner/script.ts';
-import { isUnder, canonical } from '../workspace.ts';
+import { isUnder, canonical, runWorkDir } from '../workspace.ts';
+import { writeNeedsFile, type NeedsDoc } from './needs.ts';
 import { commandRefusal } from '../spec/validator.ts';
 import { shellQuote } from '../../runner/quote.ts';
 import type { SecretsView } from '../secrets/types.ts';
@@ -24,11 +27,16 @@ export interface PrepareContext {
   portable?: boolean;
   /** where the values of the spec's `secrets:` come from (never written into job.sh) */
   secrets?: SecretsView;
+  /** what $DROVER_NEEDS holds (needs.ts); absent: {} */
+  needs?: NeedsDoc;
 }
 
 /** The secret values a prepared job gets, kept beside it (never on the PreparedJob an executor sees). */
 const SECRETS = new WeakMap<PreparedJob, { values: Record<string, string>; portable: boolean }>();
 export const jobSecrets = (job: PreparedJob): Record<string, string> | undefined => SECRETS.get(job)?.values;
+/** The $DROVER_NEEDS document of a prepared job (a remote agent gets it in its claim). */
+const NEEDS = new WeakMap<PreparedJob, NeedsDoc>();
+export const jobNeeds = (job: PreparedJob): NeedsDoc => NEEDS.get(job) ?? {};
 
 const UMASK = process.umask();
 const envKey = (k: string) => k.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
@@ -50,7 +58,8 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
     }
     workdir = run.workspace;
   } else {
-    workdir = dir;
+    workdir = runWorkDir(run.dir);
+    if (!ctx.portable) mkdirFresh(workdir);
   }
   const params = JSON.parse(run.params) as Record<string, unknown>;
   const needs: Record<string, Record<string, unknown>> = {};
@@ -58,7 +67,7 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   for (const s of stages) if (stageSpec.needs.includes(s.name)) needs[s.name] = s.outputs ? JSON.parse(s.outputs) : {};
   let commands;
   try {
-    commands = js.commands.map((c, k) => ({ run: renderCommand(c.run, { params, needs }, `stages[${job.stage_idx}].jobs[${job.job_idx}].commands[${k}]`), allow_failure: c.allow_failure }));
+    commands = js.commands.map((c, k) => ({ run: renderCommand(c.run, { params, needs, matrix: js.matrix }, `stages[${job.stage_idx}].jobs[${job.job_idx}].commands[${k}]`), allow_failure: c.allow_failure }));
   } catch (err) {
     throw new PrepareFailure('interpolation_failed', err instanceof DroverError ? err.message : String(err));
   }
@@ -70,14 +79,16 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   const env: Record<string, string> = { ...spec.env, ...js.env };
   for (const [k, v] of Object.entries(params)) env[`DROVER_PARAM_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
   for (const [k, v] of Object.entries(inputs)) env[`DROVER_INPUT_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(js.matrix ?? {})) env[`DROVER_MATRIX_${envKey(k)}`] = typeof v === 'string' ? v : JSON.stringify(v);
   Object.assign(env, ctx.extraEnv ?? {}, { DROVER_RUN_ID: run.id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) });
-  if (!ctx.portable) Object.assign(env, { DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir });
+  if (!ctx.portable) Object.assign(env, { DROVER_WORKDIR: workdir, DROVER_OUTPUT: join(dir, 'outputs.env'), DROVER_JOB_DIR: dir, DROVER_NEEDS: join(dir, 'needs.json') });
   const prepared: PreparedJob = {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
     resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null, groupId: job.group_id,
     scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, root: run.workspace ? canonical(ctx.workspaceRoot) : null, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets }),
   };
   if (secrets) { prepared.rawLogs = !ctx.portable; SECRETS.set(prepared, { values: secrets, portable: !!ctx.portable }); }
+  NEEDS.set(prepared, ctx.needs ?? {});
   return prepared;
 }
 
@@ -105,7 +116,9 @@ export function writeJobFiles(job: PreparedJob): void {
   const secrets = SECRETS.get(job);
   if (secrets && !secrets.portable) writeSecretsFile(job.dir, secrets.values);
   writeFileSync(job.script, job.scriptText!, { mode: 0o700 });
+  writeNeedsFile(job.dir, jobNeeds(job));
 }
+
 
 /** raw/ (fresh: no leftovers of a start that never ran) and .secrets (0600), which job.sh sources and deletes. */
 function writeSecretsFile(dir: string, values: Record<string, string>): void {

@@ -41,7 +41,7 @@ function jobResult(src: Source, spec: PipelineSpec, j: JobRow, run: RunRow, para
   try { script = readFileSync(join(run.dir, 'jobs', j.id, 'job.sh'), 'utf8'); } catch { /* never started */ }
   const facts = script === null ? null : scriptFacts(script);
   return {
-    id: j.id, stage: spec.stages[j.stage_idx]!.name, name: j.name, status: j.status, reason: j.reason, message: j.message,
+    id: j.id, stage: spec.stages[j.stage_idx]!.name, name: j.name, matrix: j.matrix ? JSON.parse(j.matrix) : null, status: j.status, reason: j.reason, message: j.message,
     exit_code: j.exit_code, attempt: j.attempt, started_at: j.started_at, ended_at: j.ended_at,
     duration_s: durationS(j.started_at, j.ended_at),
     outputs: j.outputs ? JSON.parse(j.outputs) : {},

@@ -21,6 +21,8 @@ export function rollUpStage(ctx: RollupCtx, stageId: string): void {
   if (store.stageHasActiveJobs(stageId)) return;
   const counts = store.stageJobCounts(stageId);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  // jobs with `allow_failure: true` (sweep points allowed to fail) do not fail their stage
+  if (counts.failed) counts.failed = store.jobsOfStage(stageId).filter((j) => j.status === 'failed' && !j.allow_failure).length;
   const to = counts.failed ? 'failed' : counts.canceled ? 'canceled' : (counts.skipped ?? 0) === total && total > 0 ? 'skipped' : 'succeeded';
   let outputs: string | null = null;
   if (to === 'succeeded') {

@@ -3,6 +3,7 @@
 // one way a queued job becomes running — for the local dispatcher and for a remote agent's claim alike.
 import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
+import { needsDoc } from './needs.ts';
 import { rollUpStage } from './rollup.ts';
 import { firstBlocker, groupPaused, maxParallel, GATES, NOTED, type Gate } from './gates.ts';
 import type { Admission, Blocker } from '../ports.ts';
@@ -106,7 +107,7 @@ export function startOne(eng: Engine, job: JobRow, at: string, now: number, admi
   }
   let prepared;
   try {
-    prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: eng.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: eng.secrets });
+    prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: eng.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: eng.secrets, needs: needsDoc(store, stages, needs) });
     writeJobFiles(prepared);
   } catch (err) {
     if (err instanceof PrepareFailure) return fail(err.reason, err.message);

@@ -9,9 +9,11 @@ import type { PipelineSpec } from './types.ts';
 
 export type Ref =
   | { kind: 'param'; name: string; text: string; start: number; end: number }
-  | { kind: 'needs'; stage: string; key: string; text: string; start: number; end: number };
+  | { kind: 'needs'; stage: string; key: string; text: string; start: number; end: number }
+  | { kind: 'matrix'; name: string; text: string; start: number; end: number };
 
 const PARAM_RE = /^params\.([A-Za-z_][A-Za-z0-9_]*)$/;
+const MATRIX_RE = /^matrix\.([A-Za-z_][A-Za-z0-9_]*)$/;
 const NEEDS_RE = /^needs\.([A-Za-z0-9][A-Za-z0-9._-]*?)\.outputs\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
 
 /** All ${{ … }} references in a template, in order; throws invalid_spec on anything it does not understand. */
@@ -29,9 +31,10 @@ export function scanRefs(template: string, path = 'command'): Ref[] {
     let m: RegExpExecArray | null;
     if ((m = PARAM_RE.exec(inner))) refs.push({ kind: 'param', name: m[1]!, text, start, end });
     else if ((m = NEEDS_RE.exec(inner))) refs.push({ kind: 'needs', stage: m[1]!, key: m[2]!, text, start, end });
+    else if ((m = MATRIX_RE.exec(inner))) refs.push({ kind: 'matrix', name: m[1]!, text, start, end });
     else {
       throw new DroverError('invalid_spec',
-        `${path}: unsupported expression '${text}' (use \${{ params.NAME }} or \${{ needs.STAGE.outputs.KEY }})`, { path });
+        `${path}: unsupported expression '${text}' (use \${{ params.NAME }}, \${{ matrix.AXIS }} or \${{ needs.STAGE.outputs.KEY }})`, { path });
     }
     pos = end;
   }
@@ -46,6 +49,8 @@ export function referencedParams(template: string): string[] {
 export interface RenderContext {
   params: Record<string, unknown>;
   needs: Record<string, Record<string, unknown>>;
+  /** the job's point of its job-level matrix (absent: the job has none) */
+  matrix?: Record<string, unknown>;
 }
 
 /** Where (line and column, from 1) an offset of a command falls; a one-line command gives the column only. */
@@ -92,6 +97,11 @@ export function renderCommand(template: string, ctx: RenderContext, path = 'comm
         throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'${didYouMean(r.name, Object.keys(ctx.params))}`, { path, param: r.name });
       }
       value = ctx.params[r.name];
+    } else if (r.kind === 'matrix') {
+      if (!ctx.matrix || !Object.hasOwn(ctx.matrix, r.name)) {
+        throw new DroverError('invalid_spec', `${path}: ${r.text} names no matrix axis of this job`, { path, axis: r.name });
+      }
+      value = ctx.matrix[r.name];
     } else {
       const outputs = Object.hasOwn(ctx.needs, r.stage) ? ctx.needs[r.stage] : undefined;
       if (!outputs) throw new DroverError('invalid_spec', `${path}: unknown stage '${r.stage}' in ${r.text}`, { path, stage: r.stage });
@@ -120,6 +130,9 @@ export function checkRefs(spec: PipelineSpec, params: Record<string, unknown> | 
         for (const r of refs) {
           if (r.kind === 'param' && params && !Object.hasOwn(params, r.name)) {
             throw new DroverError('invalid_spec', `${path}: unknown param '${r.name}'${didYouMean(r.name, Object.keys(params))}`, { path, param: r.name });
+          }
+          if (r.kind === 'matrix' && !(job.matrix && Object.hasOwn(job.matrix, r.name))) {
+            throw new DroverError('invalid_spec', `${path}: ${r.text} names no matrix axis of job '${job.name}'`, { path, axis: r.name });
           }
           if (r.kind === 'needs' && !stage.needs.includes(r.stage)) {
             throw new DroverError('invalid_spec',

@@ -72,8 +72,16 @@ export const ResourcesSchema = v.strictObject({
   )),
 });
 
+/** A job's own matrix: axis -> values; the job becomes one job per combination (fan-out inside one run). */
+export const JobMatrixSchema = v.record(
+  named(VAR_NAME, 'matrix axis'),
+  v.pipe(v.array(scalar, 'expected a non-empty list of values'), v.minLength(1, 'expected a non-empty list of values')),
+);
+
 /** Keys a job has; a stage may carry these too (the single-job convenience form). */
 const jobEntries = {
+  matrix: v.optional(JobMatrixSchema),
+  allow_failure: v.optional(v.boolean('expected a boolean')),
   executor: v.optional(nonEmpty('an executor name')),
   pool: v.optional(named(ITEM_NAME, 'pool name')),
   commands: v.pipe(v.array(CommandSchema, 'expected a list of commands'), v.minLength(1, 'must have at least one command')),

@@ -6,12 +6,15 @@ import { PipelineSchema, type RawJob, type RawPipeline, type RawStage } from './
 import { checkRefs } from './interpolate.ts';
 import { lineOfPath } from './parse.ts';
 import { didYouMean } from './suggest.ts';
+import { expandJob } from './job-matrix.ts';
 import type { JobSpec, PipelineSpec, Resources, RetryPolicy, StageSpec } from './types.ts';
 
 export interface ValidateOptions {
   executors: readonly string[];
   /** an executor's own check of a job's resources at submit (Slurm: the sbatch allow-list); null = fine */
   checkResources?(executor: string, resources: Resources): string | null;
+  /** most points one job's matrix may make (default MAX_JOB_POINTS; a submit also counts them against --max-sweep) */
+  maxJobPoints?: number;
 }
 
 type Issue = v.BaseIssue<unknown>;
@@ -87,7 +90,7 @@ function compact<T extends object>(o: T): T {
 }
 
 type JobKeys = Omit<RawJob, 'name'>;
-const JOB_ONLY = ['executor', 'pool', 'resources', 'env', 'timeout', 'retries'] as const;
+const JOB_ONLY = ['executor', 'pool', 'resources', 'env', 'timeout', 'retries', 'matrix', 'allow_failure'] as const;
 
 function normJob(name: string, j: JobKeys, path: string, top: PipelineSpec, opts: ValidateOptions): JobSpec {
   const executor = j.executor ?? 'local';
@@ -108,7 +111,7 @@ function normJob(name: string, j: JobKeys, path: string, top: PipelineSpec, opts
     Object.assign(retries, compact({ max: jr.max, backoff_ms: jr.backoff, max_backoff_ms: jr.max_backoff, lost: jr.lost }));
   }
   return compact({
-    name, executor, pool: j.pool,
+    name, executor, pool: j.pool, allow_failure: j.allow_failure || undefined,
     commands: j.commands.map((c) => (typeof c === 'string' ? { run: c, allow_failure: false } : { run: c.run, allow_failure: c.allow_failure ?? false })),
     resources, env: j.env ?? {}, timeout_ms: j.timeout ?? top.timeout_ms, retries,
   });
@@ -122,14 +125,14 @@ function normStage(s: RawStage, i: number, top: PipelineSpec, opts: ValidateOpti
     for (const k of JOB_ONLY) {
       if (s[k] !== undefined) fail(`${path}.${k}`, `${path}: '${k}' belongs on a job (or give the stage 'commands' instead of 'jobs')`);
     }
-    jobs = s.jobs.map((j, jx) => normJob(j.name, j, `${path}.jobs[${jx}]`, top, opts));
     const seen = new Set<string>();
-    jobs.forEach((j, jx) => {
+    s.jobs.forEach((j, jx) => {
       if (seen.has(j.name)) fail(`${path}.jobs[${jx}].name`, `${path}.jobs[${jx}].name: duplicate job name '${j.name}' in ${path}`);
       seen.add(j.name);
     });
+    jobs = s.jobs.flatMap((j, jx) => expandJob(normJob(j.name, j, `${path}.jobs[${jx}]`, top, opts), j.matrix, `${path}.jobs[${jx}]`, opts.maxJobPoints));
   } else if (s.commands) {
-    jobs = [normJob(s.name, { ...s, commands: s.commands }, path, top, opts)];
+    jobs = expandJob(normJob(s.name, { ...s, commands: s.commands }, path, top, opts), s.matrix, path, opts.maxJobPoints);
   } else {
     return fail(`${path}.jobs`, `${path}: missing required key 'jobs' (or 'commands')`);
   }

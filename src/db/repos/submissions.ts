@@ -7,7 +7,7 @@ export function submissionWriter(db: Database) {
   const insGroup = db.prepare(`INSERT INTO groups (id, pipeline, status, priority, is_sweep, total, trigger, created_at) VALUES ($id, $pipeline, $status, $priority, $is_sweep, $total, $trigger, $created_at)`);
   const insRun = db.prepare(`INSERT INTO runs (id, group_id, pipeline, pipeline_version, status, priority, params, trigger, workspace, dir, created_at) VALUES ($id, $group_id, $pipeline, $pipeline_version, 'queued', $priority, $params, $trigger, $workspace, $dir, $created_at)`);
   const insStage = db.prepare(`INSERT INTO stages (id, run_id, idx, name, status, needs, merge) VALUES ($id, $run_id, $idx, $name, $status, $needs, $merge)`);
-  const insJob = db.prepare(`INSERT INTO jobs (id, run_id, stage_id, group_id, stage_idx, job_idx, name, executor, status, priority, created_at, queued_at) VALUES ($id, $run_id, $stage_id, $group_id, $stage_idx, $job_idx, $name, $executor, $status, $priority, $created_at, $queued_at)`);
+  const insJob = db.prepare(`INSERT INTO jobs (id, run_id, stage_id, group_id, stage_idx, job_idx, name, executor, status, priority, created_at, queued_at, matrix, allow_failure) VALUES ($id, $run_id, $stage_id, $group_id, $stage_idx, $job_idx, $name, $executor, $status, $priority, $created_at, $queued_at, $matrix, $allow_failure)`);
   const insBlocker = db.prepare(`INSERT INTO job_blockers (job_id, at, reasons) VALUES (?, ?, ?)`);
   const insEvent = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at) VALUES ($kind, $id, $run_id, $status, $at)`);
 
@@ -21,7 +21,7 @@ export function submissionWriter(db: Database) {
       for (const st of r.stages) insStage.run({ id: st.id, run_id: r.id, idx: st.idx, name: st.name, status: st.status, needs: JSON.stringify(st.needs), merge: st.merge });
       const waitingFor = new Map(r.stages.map((st) => [st.id, JSON.stringify([{ code: 'waiting_for_stage', message: `waiting for stage ${st.needs.map((n) => `'${n}'`).join(', ')}`, stages: st.needs }])]));
       for (const j of r.jobs) {
-        insJob.run({ id: j.id, run_id: r.id, stage_id: j.stage_id, group_id: s.group.id, stage_idx: j.stage_idx, job_idx: j.job_idx, name: j.name, executor: j.executor, status: j.status, priority: s.priority, created_at: at, queued_at: j.queued_at });
+        insJob.run({ id: j.id, run_id: r.id, stage_id: j.stage_id, group_id: s.group.id, stage_idx: j.stage_idx, job_idx: j.job_idx, name: j.name, executor: j.executor, status: j.status, priority: s.priority, created_at: at, queued_at: j.queued_at, matrix: j.matrix ? JSON.stringify(j.matrix) : null, allow_failure: j.allow_failure ? 1 : 0 });
         if (j.status === 'pending') insBlocker.run(j.id, at, waitingFor.get(j.stage_id)!);
       }
     }

@@ -1,10 +1,11 @@
-// /api/v1/groups: list, show with counts, pause, resume, cancel.
+// /api/v1/groups: list, show with counts, results (one row per run; json or csv), pause, resume, cancel.
 import { Hono } from 'hono';
 import { DroverError } from '../../core/errors.ts';
 import { pauseGroup, resumeGroup, cancelGroup } from '../../core/scheduler/control.ts';
 import { groupView } from '../../core/views.ts';
 import { oneOf } from '../query.ts';
 import { GROUP_STATUSES } from '../../core/states/index.ts';
+import { groupResults, resultsCsv } from '../../core/results.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
 
@@ -20,6 +21,14 @@ export function groupsRoutes(d: ServerDeps) {
       return c.json({ items: page.items.map((g) => groupView(eng.store, g)), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...groupView(eng.store, eng.store.getGroup(id(c.req.param('id')))!), cost: eng.store.triggers.costOfGroup(c.req.param('id')) }))
+    .get('/:id/results', (c) => {
+      const format = c.req.query('format') ?? 'json';
+      if (format !== 'json' && format !== 'csv') throw new DroverError('invalid_request', `format: must be json or csv (got '${format}')`, { path: 'format' });
+      const rows = groupResults(eng.store, id(c.req.param('id')), c.req.query('sort') || undefined);
+      if (format === 'json') return c.json({ items: rows, next_cursor: null });
+      c.header('Content-Disposition', `attachment; filename="${c.req.param('id')}-results.csv"`);
+      return c.body(resultsCsv(rows), 200, { 'Content-Type': 'text/csv; charset=utf-8' });
+    })
     .post('/:id/pause', (c) => { const out = pauseGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'pause', out.id); return c.json(out); })
     .post('/:id/resume', (c) => { const out = resumeGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'resume', out.id); return c.json(out); })
     .post('/:id/cancel', (c) => { const out = cancelGroup(eng, id(c.req.param('id'))); audit(d.audit, c, 'cancel', out.id); return c.json(out); });
