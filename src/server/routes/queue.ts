@@ -2,6 +2,7 @@
 // /api/v1/events?since=SEQ (status changes, the same objects the WebSocket sends).
 import { Hono } from 'hono';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
+import { queueView } from '../../core/alloc/view.ts';
 
 export function queueSnapshot(d: ServerDeps) {
   const eng = d.engine;
@@ -18,6 +19,8 @@ export function queueSnapshot(d: ServerDeps) {
     max_parallel: eng.config.maxParallel, running: eng.ledger.total, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
     storage: eng.storageError ? { ok: false, error: eng.storageError } : { ok: true },
+    // allocation queues with their latest allocations (pending/running/ended, Slurm id, node, age, jobs run)
+    alloc_queues: d.alloc ? d.alloc.store.queues().map((q) => queueView(d.alloc!.store, q, 10)) : [],
   };
 }
 
