@@ -233,3 +233,18 @@ t('kill -9 of the server while an allocation runs: the restarted server re-adopt
   expect(q.allocations.length).toBe(1);
   expect(q.allocations[0].status).toBe('ended');
 });
+
+t('an allocation whose agent never connects (wrong --advertise-url) is failed, canceled and counted as a failure', async () => {
+  const { s } = await server(['--advertise-url', 'http://127.0.0.1:9'], { DROVER_ALLOC_CONNECT_TIMEOUT: '3s', DROVER_ALLOC_BACKOFF: '1h' });
+  await addQueue(s, { pool: 'nc', time: '5m', max_allocs: 1, idle: '3s' });
+  await s.submit(poolJobs('unreachable', 'nc', 1, ['true']));
+  const q = await waitFor(async () => { const q = track(await queue(s, 'nc')); return q.counts.failed === 1 && q; }, { timeoutMs: PATIENCE, what: 'the allocation to be failed' });
+  const a = q.allocations[0];
+  expect(a.reason).toBe('agent_never_connected');
+  expect(a.message).toContain('http://127.0.0.1:9');
+  expect(q.failures).toBe(1);
+  expect(q.backoff_until).not.toBeNull(); // backs off before the next try
+  expect(q.sbatch_calls).toBe(1);
+  await waitFor(() => !squeueOurs().some((r) => r.name === `drover-alloc-${a.id}`), { timeoutMs: 60_000, what: 'scancel of the allocation' });
+  expect(s.cli('alloc', 'log', 'nc').out).toContain("127.0.0.1:9"); // the agent's own complaint is in its output
+});
