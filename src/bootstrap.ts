@@ -6,6 +6,7 @@ import { hostname, cpus } from 'node:os';
 import { openDatabase, assertLocalFilesystem } from './db/open.ts';
 import { SqliteStore } from './db/store.ts';
 import { Engine } from './core/scheduler/engine.ts';
+import { coreFacade } from './core/facade.ts';
 import { Bus } from './core/events.ts';
 import { DroverError } from './core/errors.ts';
 import { ENGINE_DEFAULTS, SECOND, type EngineConfig } from './core/config.ts';
@@ -197,11 +198,12 @@ export async function serve(o: ServeOptions) {
   } catch (e) { throw new DroverError('invalid_request', `DROVER_ALLOC_*: ${(e as Error).message}`); }
   broker.claimListeners.push((agent, n) => alloc.claimed(agent, n));
   let stopping = false;
+  const core = coreFacade(engine);
   const app = createApp({
-    engine, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
+    core, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
     broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, alloc,
   });
-  const hub = createHub({ engine, bus, log: log.scope({ part: 'ws' }) });
+  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }) });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
   hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;

@@ -17,7 +17,7 @@ export interface Planned { submission: NewSubmission; spec: PipelineSpec; rawSpe
 export const specHash = (raw: unknown): string => createHash('sha256').update(JSON.stringify(raw)).digest('hex');
 
 /** The pipeline version a spec becomes: the latest when identical, else latest + 1 (written by the caller). */
-export function pipelineVersionFor(store: Store, name: string, raw: unknown): { version: number; isNew: boolean } {
+export function pipelineVersionFor(store: Pick<Store, 'pipelineLatest'>, name: string, raw: unknown): { version: number; isNew: boolean } {
   const latest = store.pipelineLatest(name);
   if (latest && latest.spec_hash === specHash(raw)) return { version: latest.version, isNew: false };
   return { version: (latest?.version ?? 0) + 1, isNew: true };

@@ -41,7 +41,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
     onError: () => { throw new DroverError('payload_too_large', `request body is larger than the limit of ${d.maxBody} bytes (--max-body)`, { limit: d.maxBody }); },
   }));
   app.get('/healthz', (c) => c.json({ ok: true, version: d.version }));
-  const store = d.engine.store;
+  const store = d.core.access;
   app.get('/metrics', auth({ store }), need('read'), (c) => c.text(renderMetrics(d), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   const api = new Hono();
@@ -51,7 +51,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   api.use('*', async (c, next) => {
     await next();
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      try { await store.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
+      try { await d.core.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
     }
   });
   api.use('*', rateLimit({ perSecond: d.rateLimit ?? 500 }));

@@ -1,5 +1,5 @@
-// What every route gets: the engine (and through it the store), the logger, daemon facts.
-import type { Engine } from '../core/scheduler/engine.ts';
+// What every route gets: the core's narrow facade (never the engine or its whole store), the logger, daemon facts.
+import type { CoreFacade } from '../core/facade.ts';
 import type { Logger } from '../core/ports.ts';
 import type { AgentBroker } from '../core/agents/broker.ts';
 import type { SecretStore } from '../core/secrets/store.ts';
@@ -10,7 +10,7 @@ import type { DroverMetrics } from '../metrics/drover.ts';
 import type { AllocManager } from '../core/alloc/manager.ts';
 
 export interface ServerDeps {
-  engine: Engine;
+  core: CoreFacade;
   log: Logger;
   version: string;
   daemon: { pid: number; started_at: string; heartbeatAt(): string };

@@ -18,9 +18,9 @@ export function renderMetrics(d: ServerDeps): string {
     '# HELP drover_storage_ok 0 while writes fail (disk full or read-only)', '# TYPE drover_storage_ok gauge', `drover_storage_ok ${q.storage.ok ? 1 : 0}`,
     '# HELP drover_process_resident_bytes server RSS', '# TYPE drover_process_resident_bytes gauge', `drover_process_resident_bytes ${process.memoryUsage.rss()}`,
   ];
-  for (const ex of d.engine.executors.values()) lines.push(...(ex.metrics?.() ?? []));
+  lines.push(...d.core.executorMetrics());
   lines.push('# HELP drover_reaper_total jobs the reaper acted on, by tier', '# TYPE drover_reaper_total counter');
-  for (const [tier, n] of Object.entries(d.engine.reaper)) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
+  for (const [tier, n] of Object.entries(d.core.reaperCounters())) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
   lines.push('# HELP drover_agent_total agent protocol events', '# TYPE drover_agent_total counter');
   for (const [what, n] of Object.entries(d.broker.counters)) lines.push(`drover_agent_total{event="${what}"} ${n}`);
   if (d.alloc) lines.push(...d.alloc.metricsLines());

@@ -8,7 +8,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from 'bun';
 import { hashToken, allowed } from '../core/tokens.ts';
 import { isoNow } from '../core/ids.ts';
 import { jobMachine } from '../core/states/job.ts';
-import type { Engine } from '../core/scheduler/engine.ts';
+import type { CoreFacade } from '../core/facade.ts';
 import type { Bus } from '../core/events.ts';
 import type { Logger } from '../core/ports.ts';
 import type { StatusEvent } from '../core/types.ts';
@@ -25,7 +25,7 @@ const MAX_STATUS_SUBS = 100;
 const MAX_REPLAY = 20_000;
 
 export interface HubOptions {
-  engine: Engine; bus: Bus; log: Logger;
+  core: CoreFacade; bus: Bus; log: Logger;
   heartbeatMs?: number; limits?: Partial<Limits>; tailFallbackMs?: number;
 }
 
@@ -34,7 +34,7 @@ const matches = (s: StatusSub, e: StatusEvent) =>
   s.run === null || e.run_id === s.run || (e.kind === 'run' && e.id === s.run) || (e.kind === 'group' && e.id === s.group);
 
 export function createHub(o: HubOptions) {
-  const store = o.engine.store;
+  const store = o.core.reads, access = o.core.access;
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const heartbeatMs = o.heartbeatMs ?? (Number(process.env.DROVER_WS_HEARTBEAT_MS) || 5_000);
   const conns = new Set<Conn>();
@@ -50,9 +50,8 @@ export function createHub(o: HubOptions) {
   function lookup(jobId: string): JobInfo | null {
     const j = store.getJob(jobId);
     if (!j) return null;
-    try {
-      return { dir: o.engine.jobDir(j), commandCount: o.engine.commandCount(j), attempt: j.attempt, terminal: jobMachine.isTerminal(j.status) };
-    } catch { return null; } // its run or spec is gone (retention GC)
+    const files = o.core.jobFiles(j); // null: its run or spec is gone (retention GC)
+    return files && { ...files, attempt: j.attempt, terminal: jobMachine.isTerminal(j.status) };
   }
 
   const refuse = (status: 400 | 401 | 403, code: string, message: string) =>
@@ -62,7 +61,7 @@ export function createHub(o: HubOptions) {
     const url = new URL(req.url);
     const token = tokenFrom(req.headers.get('authorization') ?? undefined, url.searchParams.get('token') ?? undefined);
     if (!token) return refuse(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>, or ?token= for browsers)');
-    const row = store.tokenByHash(hashToken(token));
+    const row = access.tokenByHash(hashToken(token));
     if (!row) return refuse(401, 'unauthorized', 'invalid token');
     if (!allowed(row.role, 'read')) return refuse(403, 'forbidden', `a '${row.role}' token may not read logs or status`);
     if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') return refuse(400, 'invalid_request', `${WS_PATH} expects a WebSocket upgrade`);
@@ -161,7 +160,7 @@ export function createHub(o: HubOptions) {
     for (const c of conns) {
       const h = c.ws.data.tokenHash;
       let ok = valid.get(h);
-      if (ok === undefined) valid.set(h, (ok = store.tokenByHash(h) !== null));
+      if (ok === undefined) valid.set(h, (ok = access.tokenByHash(h) !== null));
       if (!ok) { c.kill('unauthorized', 'the token of this connection was deleted', 4001); continue; }
       c.checkStall(now);
       c.send(msg);

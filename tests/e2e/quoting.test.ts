@@ -6,6 +6,7 @@ import { test, expect, afterAll } from 'bun:test';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, DROVER_CMD, type TestServer } from '../helpers/server.ts';
+import { clusterServerEnv } from '../helpers/cluster.ts';
 
 const servers: TestServer[] = [];
 const agents: ReturnType<typeof Bun.spawn>[] = [];
@@ -75,20 +76,11 @@ test('a remote drover agent: the same', async () => {
   await check(s, 'agent', 'quote-agent');
 }, 120_000);
 
-/** The real cluster's environment (shared/slurm/start.sh writes it to env.sh). */
-function clusterEnv(): Record<string, string> | null {
-  const file = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'env.sh');
-  if (process.env.SLURM_CONF) return {};
-  if (!existsSync(file)) return null;
-  const env: Record<string, string> = {};
-  for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
-  return env;
-}
-
 const SKIP = process.env.DROVER_TEST_SKIP_SLURM === '1';
+if (SKIP) console.warn('[quoting.test] DROVER_TEST_SKIP_SLURM=1: the real-Slurm quoting test is skipped ON PURPOSE');
 (SKIP ? test.skip : test)('the real Slurm cluster: the same, and no value adds an #SBATCH line', async () => {
-  const env = clusterEnv();
-  if (!env) throw new Error('no Slurm test cluster: start it with shared/slurm/start.sh, or set DROVER_TEST_SKIP_SLURM=1 to skip on purpose');
+  const env = clusterServerEnv();
+  if (!env) throw new Error('no Slurm test cluster: `npm test` starts one (tests/cluster/start.sh), or set DROVER_TEST_SKIP_SLURM=1 to skip on purpose');
   const s = await startServer(['--max-parallel', '2'], { env: { ...env, DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '1000' } });
   servers.push(s);
   await check(s, 'slurm', 'quote-slurm');

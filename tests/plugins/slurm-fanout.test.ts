@@ -2,29 +2,21 @@
 // Slurm, then a merge job (also on Slurm) that reads every point from $DROVER_NEEDS, all in the run's
 // shared work dir. DROVER_TEST_SKIP_SLURM=1 skips it on purpose; without a cluster it fails, loudly.
 import { test, expect, afterAll } from 'bun:test';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clusterServerEnv } from '../helpers/cluster.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 const SKIP = process.env.DROVER_TEST_SKIP_SLURM === '1';
 if (SKIP) console.warn('[slurm-fanout.test] DROVER_TEST_SKIP_SLURM=1: skipped ON PURPOSE');
 
-/** The cluster's environment (start.sh's env.sh), with the Slurm clients on PATH whatever other test
- *  files in this process did to process.env (the server gets it explicitly). */
-function clusterEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: `/usr/local/bin:/usr/bin:/bin:${process.env.PATH ?? ''}` };
-  const file = join(process.env.SLURM_TEST_DIR ?? '/tmp/slurm-test', 'env.sh');
-  if (!process.env.SLURM_CONF && existsSync(file)) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/^export ([A-Z_]+)=(?:'([^']*)'|"([^"]*)"|(\S*))$/gm)) env[m[1]!] = m[2] ?? m[3] ?? m[4] ?? '';
-  }
-  return env;
-}
-
 let s: TestServer | undefined;
 afterAll(() => s?.stop());
 
 (SKIP ? test.skip : test)('Slurm: a job matrix, then a merge that finds every point in $DROVER_NEEDS', async () => {
-  s = await startServer(['--max-parallel', '2'], { env: { ...clusterEnv(), DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '1000' } });
+  const cluster = clusterServerEnv();
+  if (!cluster) throw new Error('no Slurm test cluster: `npm test` starts one (tests/cluster/start.sh), or set DROVER_TEST_SKIP_SLURM=1 to skip on purpose');
+  s = await startServer(['--max-parallel', '2'], { env: { ...cluster, DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '1000' } });
   const slurm = (name: string, commands: string[], extra: object = {}) => ({ name, executor: 'slurm', commands, resources: { cpus: 1, mem: '64M', time: '5m' }, ...extra });
   const { run } = await s.submit({
     name: 'slurm-fanout',

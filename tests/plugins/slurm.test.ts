@@ -62,17 +62,11 @@ const servers: TestServer[] = [];
 const dirs: string[] = [];
 
 async function server(env: Record<string, string> = {}, opts: { root?: string; dataDir?: string } = {}): Promise<TestServer> {
-  const saved = { ...process.env };
-  Object.assign(process.env, BASE_ENV, env);
-  try {
-    const s = await startServer(['--max-parallel', '2'], opts);
-    servers.push(s);
-    if (!dirs.includes(s.root)) dirs.push(s.root);
-    return s;
-  } finally {
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
+  // the server gets its environment explicitly: servers start concurrently, and process.env is shared
+  const s = await startServer(['--max-parallel', '2'], { ...opts, env: { ...BASE_ENV, ...env } });
+  servers.push(s);
+  if (!dirs.includes(s.root)) dirs.push(s.root);
+  return s;
 }
 
 /** A folder to use as DROVER_SLURM_PATH: each name → a real client or one of tests/fakes/slurm. */

@@ -20,6 +20,7 @@ import type { AllocBackend, AllocQueueRow, AllocStore, AllocTokens, AllocationRo
 import { allocScript } from './script.ts';
 import { allocBlocker, misfit, toSubmit } from './sizing.ts';
 import { prepareQueue, type NewQueue } from './add.ts';
+import { queueView, queueLog } from './view.ts';
 
 export interface AllocManagerOptions {
   engine: Engine; store: AllocStore; backend: AllocBackend; tokens: AllocTokens; log: Logger;
@@ -256,7 +257,7 @@ export class AllocManager {
   // ---- what the API asks ----
 
   /** A new queue: checked (add.ts), stored, and served at once. */
-  async add(input: NewQueue): Promise<{ queue: AllocQueueRow; warnings: string[] }> {
+  async add(input: NewQueue) {
     const out = await prepareQueue(this.o.store, this.o.backend, this.o.serverUrl(), input);
     this.o.engine.transact(() => {
       if (this.o.store.queue(out.queue.name)) throw new DroverError('conflict', `an allocation queue named '${out.queue.name}' exists already`, { name: out.queue.name });
@@ -264,11 +265,11 @@ export class AllocManager {
     });
     this.o.log.info('allocation queue added', { queue: out.queue.name, pool: out.queue.pool });
     void this.kick();
-    return out;
+    return { ...queueView(this.o.store, out.queue), warnings: out.warnings };
   }
 
   /** Pause / resume by hand; resume clears the failures and retries at once. */
-  setPaused(ref: string, paused: boolean): AllocQueueRow {
+  setPaused(ref: string, paused: boolean) {
     const q = this.mustQueue(ref);
     const at = isoNow(this.o.engine.clock.now());
     this.o.engine.transact(() => {
@@ -278,18 +279,23 @@ export class AllocManager {
       else if (q.status === 'draining') throw new DroverError('conflict', `allocation queue '${q.name}' is being removed`);
     });
     void this.kick();
-    return this.o.store.queue(q.id)!;
+    return queueView(this.o.store, this.o.store.queue(q.id)!);
   }
 
   /** Drain: nothing new; pending allocations are canceled, running ones finish their jobs; removed once none is alive. */
-  remove(ref: string): AllocQueueRow {
+  remove(ref: string) {
     const q = this.mustQueue(ref);
     if (q.status === 'active' || q.status === 'paused') {
       this.o.engine.transact(() => this.o.store.transitionQueue(q.id, q.status, 'draining', { reason: 'removed: draining', updated_at: isoNow() }));
     }
     void this.kick();
-    return this.o.store.queue(q.id)!;
+    return queueView(this.o.store, this.o.store.queue(q.id)!);
   }
+
+  /** Every queue (not removed) with its latest `limit` allocations. */
+  list(limit = 20) { return this.o.store.queues().map((q) => queueView(this.o.store, q, limit)); }
+  view(ref: string, limit = 200) { return queueView(this.o.store, this.mustQueue(ref), limit); }
+  log(ref: string) { return queueLog(this.o.store, this.mustQueue(ref)); }
 
   /** Prometheus lines: allocations by queue and state, sbatch calls, paused queues, jobs per allocation. */
   metricsLines(): string[] {

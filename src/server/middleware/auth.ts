@@ -11,7 +11,7 @@ export function tokenFrom(header: string | undefined, query: string | undefined)
   return m?.[1] ?? query ?? null;
 }
 
-export function auth({ store }: { store: Store }): MiddlewareHandler {
+export function auth({ store }: { store: Pick<Store, 'tokenByHash'> }): MiddlewareHandler {
   return async (c, next) => {
     const token = tokenFrom(c.req.header('authorization'), c.req.query('token'));
     if (!token) throw new DroverError('unauthorized', 'missing bearer token (Authorization: Bearer <token>; the admin token is in <data-dir>/admin.token)');

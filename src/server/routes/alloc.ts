@@ -5,9 +5,7 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { DroverError } from '../../core/errors.ts';
 import { parseDuration } from '../../core/spec/units.ts';
-import { queueView, queueLog } from '../../core/alloc/view.ts';
 import type { AllocManager } from '../../core/alloc/manager.ts';
-import type { AllocStore } from '../../core/alloc/types.ts';
 import { readBody, check } from '../body.ts';
 import { audit } from '../audit.ts';
 import type { ServerDeps } from '../deps.ts';
@@ -31,7 +29,6 @@ function duration(value: string | number, path: string): number {
 }
 
 export function allocRoutes(d: ServerDeps, manager: AllocManager) {
-  const store: AllocStore = manager.store;
   return new Hono()
     .post('/queues', async (c) => {
       const b = check(AddQueue, await readBody(c));
@@ -39,13 +36,13 @@ export function allocRoutes(d: ServerDeps, manager: AllocManager) {
         manager: b.manager, pool: b.pool, time_ms: duration(b.time, 'time'), nodes: b.nodes, backlog: b.backlog, max_allocs: b.max_allocs,
         idle_ms: b.idle === undefined ? undefined : duration(b.idle, 'idle'), name: b.name, sbatch_args: b.sbatch_args,
       });
-      audit(d.audit, c, 'alloc_add', out.queue.id, { name: out.queue.name, pool: out.queue.pool });
-      return c.json({ ...queueView(store, out.queue), warnings: out.warnings }, 201);
+      audit(d.audit, c, 'alloc_add', out.id, { name: out.name, pool: out.pool });
+      return c.json(out, 201);
     })
-    .get('/queues', (c) => c.json({ items: store.queues().map((q) => queueView(store, q)), next_cursor: null }))
-    .get('/queues/:ref', (c) => c.json(queueView(store, manager.mustQueue(c.req.param('ref')), 200)))
-    .get('/queues/:ref/log', (c) => c.json(queueLog(store, manager.mustQueue(c.req.param('ref')))))
-    .post('/queues/:ref/pause', (c) => { const q = manager.setPaused(c.req.param('ref'), true); audit(d.audit, c, 'alloc_pause', q.id); return c.json(queueView(store, q)); })
-    .post('/queues/:ref/resume', (c) => { const q = manager.setPaused(c.req.param('ref'), false); audit(d.audit, c, 'alloc_resume', q.id); return c.json(queueView(store, q)); })
-    .delete('/queues/:ref', (c) => { const q = manager.remove(c.req.param('ref')); audit(d.audit, c, 'alloc_rm', q.id); return c.json(queueView(store, q)); });
+    .get('/queues', (c) => c.json({ items: manager.list(), next_cursor: null }))
+    .get('/queues/:ref', (c) => c.json(manager.view(c.req.param('ref'))))
+    .get('/queues/:ref/log', (c) => c.json(manager.log(c.req.param('ref'))))
+    .post('/queues/:ref/pause', (c) => { const q = manager.setPaused(c.req.param('ref'), true); audit(d.audit, c, 'alloc_pause', q.id); return c.json(q); })
+    .post('/queues/:ref/resume', (c) => { const q = manager.setPaused(c.req.param('ref'), false); audit(d.audit, c, 'alloc_resume', q.id); return c.json(q); })
+    .delete('/queues/:ref', (c) => { const q = manager.remove(c.req.param('ref')); audit(d.audit, c, 'alloc_rm', q.id); return c.json(q); });
 }

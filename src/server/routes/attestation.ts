@@ -8,7 +8,7 @@ import type { ServerDeps } from '../deps.ts';
 
 export function attestationRoutes(d: ServerDeps, attestor: Attestor) {
   return new Hono().get('/:id/attestation', (c) => {
-    const run = d.engine.store.getRun(c.req.param('id'));
+    const run = d.core.reads.getRun(c.req.param('id'));
     if (!run) throw new DroverError('not_found', `no run ${c.req.param('id')}`);
     let result: string, attestation: unknown;
     try {

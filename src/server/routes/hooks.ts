@@ -10,7 +10,7 @@ export function hooksRoutes(d: ServerDeps, triggers: TriggerService) {
   return new Hono().post('/:pipeline', async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const out = triggers.hook(c.req.param('pipeline'), body, c.req.header(SIGNATURE_HEADER));
-    try { await d.engine.store.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
+    try { await d.core.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
     return c.json(out as object, 201);
   });
 }

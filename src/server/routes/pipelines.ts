@@ -5,16 +5,16 @@ import { DroverError, isStorageError } from '../../core/errors.ts';
 import { validateSpec } from '../../core/spec/index.ts';
 import { pipelineVersionFor, specHash } from '../../core/submit.ts';
 import { isoNow } from '../../core/ids.ts';
-import { checkSchedule, pipelineTriggers, type TriggerService } from '../../core/triggers/index.ts';
+import { checkSchedule, type TriggerService } from '../../core/triggers/index.ts';
 import { readBody } from '../body.ts';
 import type { ServerDeps } from '../deps.ts';
 
 export function pipelinesRoutes(d: ServerDeps, triggers?: TriggerService) {
-  const store = d.engine.store;
+  const store = d.core.pipelines;
   return new Hono()
     .post('/', async (c) => {
       const raw = await readBody(c, { yaml: true });
-      const spec = validateSpec(raw, d.engine.validateOptions());
+      const spec = validateSpec(raw, d.core.validateOptions());
       checkSchedule(spec);
       const { version, isNew } = pipelineVersionFor(store, spec.name, raw);
       if (isNew) {
@@ -29,6 +29,6 @@ export function pipelinesRoutes(d: ServerDeps, triggers?: TriggerService) {
       const name = c.req.param('name');
       const latest = store.pipelineLatest(name);
       if (!latest) throw new DroverError('not_found', `no pipeline named '${name}'`);
-      return c.json({ name, version: latest.version, spec: JSON.parse(latest.spec), created_at: latest.created_at, versions: store.pipelineVersions(name), ...pipelineTriggers({ store, engine: d.engine }, name) });
+      return c.json({ name, version: latest.version, spec: JSON.parse(latest.spec), created_at: latest.created_at, versions: store.pipelineVersions(name), ...d.core.pipelineTriggers(name) });
     });
 }

@@ -2,25 +2,25 @@
 // /api/v1/events?since=SEQ (status changes, the same objects the WebSocket sends).
 import { Hono } from 'hono';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
-import { queueView } from '../../core/alloc/view.ts';
 
 export function queueSnapshot(d: ServerDeps) {
-  const eng = d.engine;
+  const { reads } = d.core;
+  const load = d.core.load();
   const groups = new Map<string, { id: string; status: string; running: number; queued: number }>();
   let queued = 0;
-  for (const row of eng.store.jobCountsByGroup()) {
-    const g = groups.get(row.group_id) ?? { id: row.group_id, status: eng.store.getGroup(row.group_id)?.status ?? 'running', running: 0, queued: 0 };
+  for (const row of reads.jobCountsByGroup()) {
+    const g = groups.get(row.group_id) ?? { id: row.group_id, status: reads.getGroup(row.group_id)?.status ?? 'running', running: 0, queued: 0 };
     if (row.status === 'running') g.running += row.n; else { g.queued += row.n; queued += row.n; }
     groups.set(row.group_id, g);
   }
   const executors: Record<string, Record<string, unknown> & { slots: number; used: number }> = {};
-  for (const [name, ex] of eng.executors) executors[name] = { slots: eng.slots(name), used: eng.ledger.running(name), ...(ex.describe?.() ?? {}) };
+  for (const e of load.executors) executors[e.name] = { slots: e.slots, used: e.used, ...e.facts };
   return {
-    max_parallel: eng.config.maxParallel, running: eng.ledger.total, queued, executors, groups: [...groups.values()],
+    max_parallel: load.maxParallel, running: load.running, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
-    storage: eng.storageError ? { ok: false, error: eng.storageError } : { ok: true },
+    storage: load.storageError ? { ok: false, error: load.storageError } : { ok: true },
     // allocation queues with their latest allocations (pending/running/ended, Slurm id, node, age, jobs run)
-    alloc_queues: d.alloc ? d.alloc.store.queues().map((q) => queueView(d.alloc!.store, q, 10)) : [],
+    alloc_queues: d.alloc ? d.alloc.list(10) : [],
   };
 }
 
@@ -32,7 +32,7 @@ export function eventsRoutes(d: ServerDeps) {
   return new Hono().get('/', (c) => {
     const since = cursorOf(c.req.query('since'), 'since') ?? 0;
     const limit = limitOf(c.req.query('limit'), 500, 5000);
-    const items = d.engine.store.eventsSince(since, limit).map((e) => ({ type: 'status', ...e }));
+    const items = d.core.reads.eventsSince(since, limit).map((e) => ({ type: 'status', ...e }));
     return c.json({ items, next_cursor: items.length === limit ? String(items[items.length - 1]!.seq) : null });
   });
 }

@@ -3,8 +3,7 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { createHash } from 'node:crypto';
 import { DroverError } from '../../core/errors.ts';
-import { submit, cancelRun, retryRun } from '../../core/scheduler/control.ts';
-import { runSummary, runView } from '../../core/views.ts';
+import { runSummary } from '../../core/views.ts';
 import { renderGraph } from '../graph.ts';
 import { readBody, check } from '../body.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
@@ -20,9 +19,9 @@ const SubmitBody = v.strictObject({
 });
 
 export function runsRoutes(d: ServerDeps) {
-  const eng = d.engine;
+  const core = d.core;
   const get = (id: string) => {
-    const r = eng.store.getRun(id);
+    const r = core.reads.getRun(id);
     if (!r) throw new DroverError('not_found', `no run ${id}`);
     return r;
   };
@@ -36,23 +35,23 @@ export function runsRoutes(d: ServerDeps) {
       // the CLI names itself (user-agent drover-cli): its runs are 'manual'; a script's are 'api'
       const manual = (c.req.header('user-agent') ?? '').startsWith('drover-cli');
       const trigger = manual ? { kind: 'manual' as const } : body.spec === undefined ? { kind: 'api' as const } : undefined;
-      const out = submit(eng, { ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash });
+      const out = core.submit({ ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash });
       const made = out.body as { run?: { id: string }; group?: { id: string } };
       if (!dryRun && !out.replayed) audit(d.audit, c, 'submit', made.run?.id ?? made.group?.id ?? null, { pipeline: (made.run as { pipeline?: string } | undefined)?.pipeline ?? (made.group as { pipeline?: string } | undefined)?.pipeline });
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
-      const page = eng.store.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
+      const page = core.reads.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
       return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
-    .get('/:id', (c) => c.json({ ...runView(eng, get(c.req.param('id'))), cost: eng.store.triggers.costOfRun(c.req.param('id')) }))
-    .post('/:id/cancel', (c) => { get(c.req.param('id')); const out = cancelRun(eng, c.req.param('id')); audit(d.audit, c, 'cancel', c.req.param('id')); return c.json(out); })
-    .post('/:id/retry', (c) => { get(c.req.param('id')); const out = retryRun(eng, c.req.param('id')); audit(d.audit, c, 'retry', c.req.param('id')); return c.json(out); })
+    .get('/:id', (c) => c.json({ ...core.runView(get(c.req.param('id'))), cost: core.costOfRun(c.req.param('id')) }))
+    .post('/:id/cancel', (c) => { get(c.req.param('id')); const out = core.cancelRun(c.req.param('id')); audit(d.audit, c, 'cancel', c.req.param('id')); return c.json(out); })
+    .post('/:id/retry', (c) => { get(c.req.param('id')); const out = core.retryRun(c.req.param('id')); audit(d.audit, c, 'retry', c.req.param('id')); return c.json(out); })
     .get('/:id/graph', (c) => {
       const run = get(c.req.param('id'));
       const format = c.req.query('format') ?? 'json';
       if (!['json', 'dot', 'mermaid'].includes(format)) throw new DroverError('invalid_request', `format: must be json, dot or mermaid (got '${format}')`, { path: 'format' });
-      const g = renderGraph(eng.store.stagesOfRun(run.id), eng.store.jobsOfRun(run.id), format as 'json');
+      const g = renderGraph(core.reads.stagesOfRun(run.id), core.reads.jobsOfRun(run.id), format as 'json');
       return typeof g === 'string' ? c.text(g) : c.json(g);
     });
 }

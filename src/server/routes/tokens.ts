@@ -15,7 +15,7 @@ const CreateToken = v.strictObject({
 });
 
 export function tokensRoutes(d: ServerDeps) {
-  const store = d.engine.store;
+  const store = d.core.access;
   return new Hono()
     .post('/', async (c) => {
       const body = check(CreateToken, await readBody(c));

@@ -7,7 +7,6 @@ import { readBody } from '../body.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 
 export function topicsRoutes(d: ServerDeps, triggers: TriggerService) {
-  const store = d.engine.store;
   return new Hono()
     .post('/:topic/events', async (c) => {
       const raw = await readBody(c, { optional: true });
@@ -16,12 +15,12 @@ export function topicsRoutes(d: ServerDeps, triggers: TriggerService) {
     })
     .get('/:topic/events', (c) => {
       const limit = limitOf(c.req.query('limit'));
-      const rows = store.triggers.eventsOfTopic(c.req.param('topic'), limit + 1, cursorOf(c.req.query('cursor')));
+      const rows = d.core.topicEvents(c.req.param('topic'), limit + 1, cursorOf(c.req.query('cursor')));
       const items = rows.slice(0, limit);
       return c.json({ items: items.map((e) => triggers.topics.view(e)), next_cursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null });
     })
     .get('/:topic/events/:id', (c) => {
-      const ev = store.triggers.eventGet(c.req.param('id'));
+      const ev = d.core.topicEvent(c.req.param('id'));
       if (!ev || ev.topic !== c.req.param('topic')) throw new DroverError('not_found', `no event ${c.req.param('id')} on topic '${c.req.param('topic')}'`);
       return c.json(triggers.topics.view(ev));
     });
