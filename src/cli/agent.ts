@@ -106,6 +106,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
       log(`the server refused the token (${r.status}): ${JSON.stringify(r.body)}`);
       return 2;
     } else {
+      // idle means "the server had nothing for us": time it was unreachable (restarting) does not count,
+      // or every agent of an allocation would exit during a server restart (its walltime still bounds it)
+      lastBusy = Date.now();
       const wait = backoff(failures++);
       log(`claim failed (${r.status || 'unreachable'}); retrying in ${Math.round(wait)} ms`);
       await Bun.sleep(wait);
