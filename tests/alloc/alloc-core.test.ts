@@ -116,7 +116,7 @@ describe('the batch script', () => {
 });
 
 describe('alloc add checks', () => {
-  const backend = (hosts: string[] | null, test: string | null = null): AllocBackend => ({
+  const backend = (hosts: string[] | null, test: { message: string; unavailable: boolean } | null = null): AllocBackend => ({
     checkArgs: (args) => args.includes('--output=x') ? 'no --output' : null,
     test: async () => test, submit: async () => ({ ok: false, error: 'unused', unknown: false }),
     observe: async () => new Map(), cancel: async () => {}, hosts: async () => hosts, calls: () => ({ sbatch: 0, sbatch_failures: 0 }),
@@ -136,6 +136,7 @@ describe('alloc add checks', () => {
     await expect(add({ backlog: 0 })).rejects.toThrow(/backlog/);
     await expect(add({ manager: 'pbs' })).rejects.toThrow(/only 'slurm'/);
     await expect(add({ sbatch_args: ['--output=x'] })).rejects.toThrow(/no --output/);
-    await expect(add({}, backend([], 'invalid partition specified: zz'))).rejects.toThrow(/Slurm refused a test allocation.*invalid partition/);
+    await expect(add({}, backend([], { message: 'invalid partition specified: zz', unavailable: false }))).rejects.toThrow(/Slurm refused a test allocation.*invalid partition/);
+    await expect(add({}, backend([], { message: 'killed after 30000 ms', unavailable: true }))).rejects.toMatchObject({ code: 'batch_system_unavailable', status: 503 });
   });
 });

@@ -34,7 +34,8 @@ export async function prepareQueue(store: AllocStore, backend: AllocBackend, ser
   if (refused) bad(refused, 'sbatch_args');
   if (store.queue(name)) throw new DroverError('conflict', `an allocation queue named '${name}' exists already`, { name });
   const slurmSays = await backend.test({ name: `drover-alloc-test`, timeMs: q.time_ms, nodes, args });
-  if (slurmSays) throw new DroverError('invalid_request', `Slurm refused a test allocation with these arguments: ${slurmSays}`, { path: 'sbatch_args', slurm: slurmSays });
+  if (slurmSays?.unavailable) throw new DroverError('batch_system_unavailable', `could not check the arguments with Slurm (sbatch --test-only): ${slurmSays.message}; nothing was added, try again`, { slurm: slurmSays.message });
+  if (slurmSays) throw new DroverError('invalid_request', `Slurm refused a test allocation with these arguments: ${slurmSays.message}`, { path: 'sbatch_args', slurm: slurmSays.message });
   const warnings = await reachability(backend, serverUrl, args);
   const at = isoNow();
   const row: AllocQueueRow = {

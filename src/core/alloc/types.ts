@@ -55,8 +55,9 @@ export interface SubmitRequest { name: string; scriptPath: string; outputPath: s
 export interface AllocBackend {
   /** null when the extra arguments may go to the batch system, else why not (options drover sets itself) */
   checkArgs(args: string[]): string | null;
-  /** checks the arguments without queueing anything (`sbatch --test-only`): null when fine, else the batch system's message */
-  test(req: Omit<SubmitRequest, 'scriptPath' | 'outputPath'>): Promise<string | null>;
+  /** checks the arguments without queueing anything (`sbatch --test-only`): null when fine, else the batch system's
+   *  message — `unavailable` when it did not answer (so nothing was decided about the arguments) */
+  test(req: Omit<SubmitRequest, 'scriptPath' | 'outputPath'>): Promise<{ message: string; unavailable: boolean } | null>;
   submit(req: SubmitRequest): Promise<{ ok: true; slurmId: string } | { ok: false; error: string; unknown: boolean }>;
   /** one query for all: by job name; null when the batch system did not answer */
   observe(names: string[]): Promise<Map<string, AllocObservation> | null>;

@@ -43,8 +43,9 @@ export function createSlurmAllocBackend(opts: Partial<SlurmOptions> = {}): Alloc
 
     async test(req) {
       const r = await cli.run('sbatch', ['--test-only', ...base(req), '--wrap=true']);
-      if (r.missing) return `sbatch is not installed here (looked in ${o.path})`;
-      return r.ok ? null : message(r.stderr, r.code);
+      if (r.missing) return { message: `sbatch is not installed here (looked in ${o.path})`, unavailable: true };
+      if (r.ok) return null;
+      return { message: message(r.stderr, r.code), unavailable: r.timedOut || TRANSIENT_SUBMIT.test(r.stderr) };
     },
 
     async submit(req) {
