@@ -306,6 +306,18 @@ async function jobView(id) {
   };
 }
 
+/** Allocation queues (pilot jobs on Slurm): each queue's state and why, and its latest allocations. */
+function allocQueues(queues) {
+  if (!queues.length) return [];
+  return [h('h2', {}, 'Allocation queues'), ...queues.map((aq) => h('div', { class: 'alloc-queue', 'data-queue': aq.name },
+    h('p', {}, h('strong', {}, aq.name), ' ', badge(aq.status), ` pool ${aq.pool} · ${secs(aq.time_ms)} · max ${aq.max_allocs} alive, ${aq.backlog} pending · ${aq.sbatch_calls} sbatch · ${aq.jobs_run} jobs`,
+      aq.reason ? h('span', { class: 'muted' }, ` — ${aq.reason}`) : ''),
+    h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['allocation', 'status', 'slurm id', 'node', 'age', 'jobs', 'reason'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, aq.allocations.length ? aq.allocations.map((a) => h('tr', { 'data-id': a.id }, h('td', {}, a.id), h('td', {}, badge(a.status)), h('td', {}, a.slurm_id ?? '—'),
+        h('td', {}, a.node ?? '—'), h('td', {}, secs(a.age_s * 1000)), h('td', {}, a.jobs_run), h('td', { class: 'muted' }, a.message ?? a.reason ?? '')))
+        : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No allocations yet: one is submitted while jobs of the pool wait.')))))))];
+}
+
 async function queueView() {
   const el = h('section', { class: 'queue' });
   const paint = (q) => {
@@ -318,7 +330,8 @@ async function queueView() {
         h('tbody', {}, Object.entries(q.executors || {}).map(([n, x]) => h('tr', {}, h('td', {}, n), h('td', {}, x.slots ?? (x.gpus ? x.gpus.length : '—')), h('td', {}, x.used ?? '—')))))),
       h('h2', {}, 'Groups'), h('div', { class: 'scroll' }, h('table', { class: 'groups' }, h('thead', {}, h('tr', {}, ['group', 'status', 'running', 'queued', ''].map((t) => h('th', {}, t)))),
         h('tbody', {}, (q.groups || []).length ? q.groups.map((g) => h('tr', { 'data-id': g.id }, h('td', {}, h('a', { href: `#/runs?group=${g.id}` }, g.id)), h('td', {}, badge(g.status)),
-          h('td', {}, g.running), h('td', {}, g.queued), h('td', {}, groupButtons(g.id, g.status, pollHealth)))) : h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing running or queued.'))))));
+          h('td', {}, g.running), h('td', {}, g.queued), h('td', {}, groupButtons(g.id, g.status, pollHealth)))) : h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing running or queued.'))))),
+      ...allocQueues(q.alloc_queues || []));
   };
   paint(health.queue ?? (await get('/queue')));
   health.listeners.add(paint);
