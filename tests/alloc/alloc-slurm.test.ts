@@ -248,3 +248,19 @@ t('an allocation whose agent never connects (wrong --advertise-url) is failed, c
   await waitFor(() => !squeueOurs().some((r) => r.name === `drover-alloc-${a.id}`), { timeoutMs: 60_000, what: 'scancel of the allocation' });
   expect(s.cli('alloc', 'log', 'nc').out).toContain("127.0.0.1:9"); // the agent's own complaint is in its output
 });
+
+t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked, and the queue is removed', async () => {
+  const { s } = await server();
+  // --begin keeps the allocation pending in Slurm for an hour: it can only end by our scancel
+  await addQueue(s, { pool: 'rm', time: '5m', max_allocs: 1, idle: '3s', sbatch_args: ['--begin=now+1hour'] });
+  await s.submit(poolJobs('drained', 'rm', 2, ['true']));
+  const pending = await waitFor(async () => track(await queue(s, 'rm')).allocations.find((a: any) => a.status === 'pending' && a.slurm_id), { timeoutMs: 60_000, what: 'a pending allocation' });
+  expect(squeueOurs().map((r) => r.id)).toContain(pending.slurm_id);
+  const rm = s.cli('alloc', 'rm', 'rm');
+  expect(rm.code).toBe(0);
+  expect(rm.out).toContain('pending allocations are canceled');
+  await waitFor(async () => (await s.api('GET', '/alloc/queues')).body.items.length === 0, { timeoutMs: 60_000, what: 'the queue to be removed' });
+  expect((await s.api('GET', `/alloc/queues/rm`)).status).toBe(404);
+  expect(squeueOurs().map((r) => r.id)).not.toContain(pending.slurm_id);
+  expect((await s.api('GET', '/tokens')).body.items.some((x: any) => x.name === `alloc-${pending.id}`)).toBe(false);
+});
