@@ -162,7 +162,7 @@ export async function serve(o: ServeOptions) {
   const gc = new GarbageCollector({
     repo: gcRepo(sqlite), runsDir: config.runsDir, defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
     eventTtlMs: config.idempotencyTtlMs, onPass: (report) => metrics.observeGc(report),
-    retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
+    retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.catalog.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });
   const gcTimer = scheduleGc(gc, log.scope({ part: 'gc' }));
   // schedules, topic events, webhooks (their secrets from the store), cost; subscribes to the bus before the engine's first tick

@@ -112,7 +112,7 @@ export class AgentBroker {
     eng.transact(() => {
       for (const job of candidates) {
         if (out.length >= max) break;
-        const spec = eng.jobSpecOf(job);
+        const spec = eng.catalog.jobSpecOf(job);
         if (spec.pool && spec.pool !== req.pool) continue;
         if (!fitsBefore(spec.resources.time_ms, now, req.until)) continue;
         const cpus = spec.resources.cpus ?? 1, gpus = spec.resources.gpus ?? 0;
@@ -204,7 +204,7 @@ export class AgentBroker {
   }
 
   private resultOf(job: JobRow, req: CompleteRequest): JobResult {
-    const spec = this.eng.jobSpecOf(job);
+    const spec = this.eng.catalog.jobSpecOf(job);
     const dir = this.eng.jobDir(job);
     const commands: CommandResult[] = spec.commands.map((_, i) => {
       const c = req.commands?.[i];

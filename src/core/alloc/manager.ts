@@ -17,10 +17,11 @@ import type { Engine } from '../scheduler/engine.ts';
 import type { Blocker, Logger } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { AllocBackend, AllocQueueRow, AllocStore, AllocTokens, AllocationRow } from './types.ts';
-import { allocScript } from './script.ts';
+import { allocScript, jobName } from './script.ts';
 import { allocBlocker, misfit, toSubmit } from './sizing.ts';
 import { prepareQueue, type NewQueue } from './add.ts';
 import { queueView, queueLog } from './view.ts';
+import { allocMetrics } from './metrics.ts';
 
 export interface AllocManagerOptions {
   engine: Engine; store: AllocStore; backend: AllocBackend; tokens: AllocTokens; log: Logger;
@@ -51,14 +52,13 @@ export class AllocManager {
   private again = false;
   /** allocations whose sbatch is in flight in this process (observe leaves them alone) */
   private submitting = new Set<string>();
-  readonly counters = { passes: 0, submitted: 0, submit_failures: 0, never_connected: 0 };
   private readonly o: Required<AllocManagerOptions>;
   get store(): AllocStore { return this.o.store; }
 
   constructor(o: AllocManagerOptions) {
     this.o = { passIntervalMs: 2000, connectTimeoutMs: 120_000, backoffMs: DEFAULT_BACKOFF_MS, pauseAfter: 5, submitGraceMs: 120_000, ...o };
     // `why` of a queued agent job: the same rule the sizing uses
-    o.engine.blockerSources.push((job) => this.blockerOf(job));
+    o.engine.blockers.sources.push((job) => this.blockerOf(job));
   }
 
   start(): void {
@@ -96,19 +96,16 @@ export class AllocManager {
 
   private blockerOf(job: JobRow): Blocker[] {
     if (job.executor !== 'agent') return [];
-    const b = allocBlocker(this.o.store.queues(), this.o.engine.jobSpecOf(job));
+    const b = allocBlocker(this.o.store.queues(), this.o.engine.catalog.jobSpecOf(job));
     return b ? [b] : [];
   }
 
   async pass(): Promise<void> {
-    this.counters.passes++;
     await this.observe();
     for (const q of this.o.store.queues()) {
       try { await this.serve(q); } catch (err) { this.o.log.error('allocation queue pass failed', { queue: q.name, err: String(err) }); }
     }
   }
-
-  // ---- observe ----
 
   private async observe(): Promise<void> {
     const alive = this.o.store.alive().filter((a) => !this.submitting.has(a.id));
@@ -136,7 +133,6 @@ export class AllocManager {
       }
       if (o.state !== a.slurm_state || (o.node && o.node !== a.node)) this.o.engine.transact(() => this.o.store.patchAllocation(a.id, { slurm_state: o.state, node: o.node || a.node }));
       if (a.status === 'running' && !a.connected_at && a.started_at && now - Date.parse(a.started_at) > this.o.connectTimeoutMs) {
-        this.counters.never_connected++;
         this.o.log.warn('an allocation\'s agent never connected; canceling it', { allocation: a.id, slurm_id: a.slurm_id });
         await this.o.backend.cancel(a.slurm_id!);
         this.end(a, 'failed', 'agent_never_connected', `its agent did not claim within ${Math.round(this.o.connectTimeoutMs / 1000)} s of the allocation's start (can compute nodes reach ${this.o.serverUrl()}? see \`drover alloc log\`)`, at);
@@ -155,8 +151,6 @@ export class AllocManager {
     rmSync(join(a.dir, 'token'), { force: true });
     this.o.log.info('allocation ended', { allocation: a.id, slurm_id: a.slurm_id, status: to, reason });
   }
-
-  // ---- per queue ----
 
   private async serve(q: AllocQueueRow): Promise<void> {
     const alive = this.o.store.alive().filter((a) => a.queue_id === q.id);
@@ -184,12 +178,12 @@ export class AllocManager {
     const at = isoNow(now);
     const misfits: [JobRow, Blocker][] = [];
     for (const job of eng.store.queuedForAgent(['agent'], now, DEMAND_WINDOW)) {
-      const spec = eng.jobSpecOf(job);
+      const spec = eng.catalog.jobSpecOf(job);
       if (spec.pool !== q.pool) continue;
       const b = misfit(q, spec);
       if (b) misfits.push([job, b]); else n++;
     }
-    if (misfits.length) eng.transact(() => { for (const [job, b] of misfits) eng.noteBlocker(job, at, b); });
+    if (misfits.length) eng.transact(() => { for (const [job, b] of misfits) eng.blockers.note(job, at, b); });
     return n;
   }
 
@@ -221,7 +215,6 @@ export class AllocManager {
       const r = await this.o.backend.submit({ name: jobName({ id }), scriptPath, outputPath: join(dir, 'slurm.out'), timeMs: q.time_ms, nodes: q.nodes, args: JSON.parse(q.sbatch_args) });
       const now = eng.clock.now();
       if (r.ok) {
-        this.counters.submitted++;
         eng.transact(() => {
           this.o.store.transitionAllocation(id, 'submitting', 'pending', { slurm_id: r.slurmId });
           this.o.store.patchQueue(q.id, { failures: 0, backoff_until: null, last_error: null, updated_at: isoNow(now) });
@@ -230,7 +223,6 @@ export class AllocManager {
         return true;
       }
       if (r.unknown) { this.o.log.warn('sbatch gave no answer; the allocation is looked for by name', { allocation: id, error: r.error }); return false; }
-      this.counters.submit_failures++;
       const a = this.o.store.allocation(id)!;
       this.end(a, 'failed', 'sbatch_failed', r.error, isoNow(now));
       this.failed(q, `sbatch failed: ${r.error}`, now);
@@ -297,32 +289,8 @@ export class AllocManager {
   view(ref: string, limit = 200) { return queueView(this.o.store, this.mustQueue(ref), limit); }
   log(ref: string) { return queueLog(this.o.store, this.mustQueue(ref)); }
 
-  /** Prometheus lines: allocations by queue and state, sbatch calls, paused queues, jobs per allocation. */
-  metricsLines(): string[] {
-    const queues = new Map(this.o.store.queues().map((q) => [q.id, q]));
-    const esc = (v: string) => v.replace(/["\\\n]/g, '_');
-    const lines = [
-      '# HELP drover_alloc_allocations allocations per queue and state', '# TYPE drover_alloc_allocations gauge',
-    ];
-    const per = new Map<string, { jobs: number; ended: number }>();
-    for (const c of this.o.store.countsByStatus()) {
-      const q = queues.get(c.queue_id);
-      if (!q) continue;
-      lines.push(`drover_alloc_allocations{queue="${esc(q.name)}",status="${c.status}"} ${c.n}`);
-      const p = per.get(q.name) ?? { jobs: 0, ended: 0 };
-      if (c.status === 'ended' || c.status === 'failed' || c.status === 'canceled') { p.jobs += c.jobs; p.ended += c.n; }
-      per.set(q.name, p);
-    }
-    lines.push('# HELP drover_alloc_sbatch_calls_total sbatch calls made for allocations', '# TYPE drover_alloc_sbatch_calls_total counter');
-    for (const q of queues.values()) lines.push(`drover_alloc_sbatch_calls_total{queue="${esc(q.name)}"} ${q.sbatch_calls}`);
-    lines.push('# HELP drover_alloc_queue_paused 1 while the queue is paused (by hand or after failed submissions)', '# TYPE drover_alloc_queue_paused gauge');
-    for (const q of queues.values()) lines.push(`drover_alloc_queue_paused{queue="${esc(q.name)}"} ${q.status === 'paused' ? 1 : 0}`);
-    lines.push('# HELP drover_alloc_jobs_per_allocation jobs handed out to the agents of allocations that ended', '# TYPE drover_alloc_jobs_per_allocation summary');
-    for (const [name, p] of per) lines.push(`drover_alloc_jobs_per_allocation_sum{queue="${esc(name)}"} ${p.jobs}`, `drover_alloc_jobs_per_allocation_count{queue="${esc(name)}"} ${p.ended}`);
-    const calls = this.o.backend.calls();
-    lines.push('# HELP drover_alloc_sbatch_failures_total sbatch calls for allocations that failed', '# TYPE drover_alloc_sbatch_failures_total counter', `drover_alloc_sbatch_failures_total ${calls.sbatch_failures}`);
-    return lines;
-  }
+  /** Prometheus lines (metrics.ts). */
+  metricsLines(): string[] { return allocMetrics(this.o.store, this.o.backend); }
 
   mustQueue(ref: string): AllocQueueRow {
     const q = this.o.store.queue(ref);
@@ -330,6 +298,3 @@ export class AllocManager {
     return q;
   }
 }
-
-/** The Slurm job name of an allocation: how a crash between sbatch and our write is resolved. */
-export const jobName = (a: Pick<AllocationRow, 'id'>) => `drover-alloc-${a.id}`;

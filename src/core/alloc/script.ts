@@ -6,6 +6,9 @@
 import { shellQuote } from '../../runner/quote.ts';
 import type { AllocQueueRow } from './types.ts';
 
+/** The Slurm job name of an allocation: how a crash between sbatch and our write is resolved. */
+export const jobName = (a: { id: string }) => `drover-alloc-${a.id}`;
+
 /** How much earlier than the walltime end the agent's --until is: the script starts a little after the allocation does. */
 export function untilMarginMs(timeMs: number): number {
   return Math.min(30_000, Math.ceil(timeMs * 0.05));

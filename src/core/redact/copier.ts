@@ -14,9 +14,11 @@
 // through a link (runner/safe-open.ts): such a raw log is skipped with a warning line in the stored log,
 // listed in `unsafe`, and the job fails unsafe_file.
 // Not here: finding secrets (redactor.ts), when a job ends (pool.ts).
-import { openSync, readSync, writeSync, closeSync, fstatSync, lstatSync, unlinkSync, watch, readFileSync, writeFileSync, rmSync, truncateSync, renameSync, constants, type FSWatcher } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync, lstatSync, unlinkSync, watch, readFileSync, writeFileSync, rmSync, truncateSync, renameSync, constants, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { openInJob, readInJobOr, UnsafeFile } from '../../runner/safe-open.ts';
+import { lexists, writeAll } from './fd-io.ts';
+export { writeAll };
 import type { Redactor } from './redactor.ts';
 import type { Logger } from '../ports.ts';
 
@@ -294,13 +296,3 @@ export class Copier {
   }
 }
 
-/** Whether a name exists, without following it. */
-function lexists(path: string): boolean {
-  try { lstatSync(path); return true; } catch { return false; }
-}
-
-/** write() until every byte is written (a write may take only part). */
-export function writeAll(fd: number, data: Uint8Array): void {
-  let at = 0;
-  while (at < data.length) at += writeSync(fd, data, at, data.length - at);
-}

@@ -10,16 +10,13 @@
 // after the commit and are dropped on rollback, and the slot ledger rolls back with it.
 import { isoNow } from '../ids.ts';
 import { isStorageError } from '../errors.ts';
-import type { PipelineSpec, ValidateOptions, JobSpec } from '../spec/index.ts';
-import type { Store, Executor, Logger, Clock, Observation, Handle, Blocker } from '../ports.ts';
-import type { JobRow, RunRow } from '../types.ts';
+import type { PipelineSpec, ValidateOptions } from '../spec/index.ts';
+import type { Store, Executor, Logger, Clock, Observation, Handle } from '../ports.ts';
+import type { JobRow } from '../types.ts';
 import type { EngineConfig } from '../config.ts';
-import type { Bus } from '../events.ts';
-import { rollUpStage, type RollupCtx } from './rollup.ts';
-import { writeRunResult } from './result.ts';
+import type { RollupCtx } from './rollup.ts';
+import { BlockerLog } from './blocker-log.ts';
 import type { SecretsView } from '../secrets/types.ts';
-import type { LogGate } from '../redact/pool.ts';
-import type { Failpoints } from '../failpoints.ts';
 import type { EngineTelemetry } from '../telemetry.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
@@ -31,22 +28,12 @@ import type { GateView } from './gates.ts';
 import { applyObservation, finishRunning, retry } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
-import { launchAll, type LaunchHost } from './launcher.ts';
+import { runEffects, type AfterCommitDeps } from './after-commit.ts';
+import { isolated } from './isolation.ts';
+import { giveBack } from './reservations.ts';
 import { StatusPublisher } from './status-publisher.ts';
-
-export interface EngineDeps {
-  store: Store; executors: Map<string, Executor>; clock: Clock; log: Logger; bus: Bus; config: EngineConfig;
-  /** secret values for jobs, and redaction of what the engine stores (outputs, messages, result.json) */
-  secrets?: SecretsView;
-  /** holds an ended job until its redacted log is final (jobs with secrets), applies the log cap */
-  logGate?: LogGate;
-  /** called with each result.json written (provenance: the attestation beside it) */
-  onResult?: (run: RunRow, text: string) => void;
-  /** test-only pauses, hangs and crashes at named places (DROVER_FAILPOINTS) */
-  failpoints?: Failpoints;
-  /** told how long each tick took (metrics) */
-  telemetry?: EngineTelemetry;
-}
+import type { EngineDeps } from './engine-deps.ts';
+export type { EngineDeps };
 
 export class Engine {
   readonly store: Store;
@@ -58,6 +45,8 @@ export class Engine {
   readonly ledger = new SlotLedger();
   readonly ready = new ReadyQueue();
   readonly catalog: SpecCatalog;
+  /** each queued job's why-history, written once per change */
+  readonly blockers: BlockerLog;
   private readonly slotCount = new Map<string, number>();
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
@@ -65,13 +54,10 @@ export class Engine {
   private fx: TxEffects | null = null;
   private scheduled = false;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private lastBlockerSig = new Map<string, string>();
   stopped = false;
   storageError: string | null = null;
   /** a full pass found nothing for ownQueue executors while max_parallel was reached (starts.ts) */
   ownQueueIdle = false;
-  /** more blockers of a queued job for `why`, from parts outside the scheduler (allocation queues) */
-  readonly blockerSources: ((job: JobRow) => Blocker[])[] = [];
   /** called whenever jobs become queued (the agent broker wakes its long-polls) */
   readonly queuedListeners: (() => void)[] = [];
   /** the reaper's counters (/metrics); the engine counts fenced ends and row errors itself */
@@ -79,21 +65,21 @@ export class Engine {
   readonly finals: Finalizers;
   private readonly reaperPass: Reaper;
   private readonly publisher: StatusPublisher;
-  private readonly launch: LaunchHost;
+  private readonly afterCommit: AfterCommitDeps;
   private readonly adoption: AdoptionHost;
   readonly secrets?: SecretsView;
-  private logGate?: LogGate;
-  private onResult?: (run: RunRow, text: string) => void;
   private telemetry?: EngineTelemetry;
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.config = d.config;
-    this.secrets = d.secrets; this.logGate = d.logGate; this.onResult = d.onResult; this.telemetry = d.telemetry;
+    this.secrets = d.secrets; this.telemetry = d.telemetry;
+    this.blockers = new BlockerLog(d.store, () => this.effects());
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
     const recordHandle = (h: { jobId: string; attempt: number; handle: Handle }) => { this.handles.push(h); this.wake(); };
-    this.launch = { executors: d.executors, log: d.log, started: recordHandle, failed: (o) => this.deliver(o) };
+    const launch = { executors: d.executors, log: d.log, started: recordHandle, failed: (o: Observation) => this.deliver(o) };
+    this.afterCommit = { executors: d.executors, log: d.log, killGraceMs: d.config.killGraceMs, launch, secrets: d.secrets, logGate: d.logGate, onResult: d.onResult };
     this.adoption = {
       store: d.store, executors: d.executors, ledger: this.ledger, catalog: this.catalog, log: d.log,
       limited: (e) => this.limited(e), now: () => this.clock.now(), stopped: () => this.stopped,
@@ -101,15 +87,9 @@ export class Engine {
     };
     this.reaperPass = new Reaper({
       store: d.store, config: d.config, log: d.log, finals: this.finals, executors: d.executors, logGate: d.logGate, catalog: this.catalog,
-      now: () => this.clock.now(),
-      isolated: (jobId, at, fn) => this.isolated(jobId, at, fn),
-      retry: (job, reason, message, at, now) => retry(this, job, reason, message, at, now),
-      rollupCtx: (at) => this.rollupCtx(at),
-      freeSlot: (job) => this.freeSlot(job),
-      effects: () => this.effects(),
-      transact: (fn) => this.transact(fn),
-      deliver: (o) => this.deliver(o),
-      recordHandleLater: recordHandle,
+      now: () => this.clock.now(), isolated: (jobId, at, fn) => this.isolated(jobId, at, fn), rollupCtx: (at) => this.rollupCtx(at),
+      retry: (job, reason, message, at, now) => retry(this, job, reason, message, at, now), freeSlot: (job) => this.freeSlot(job),
+      effects: () => this.effects(), transact: (fn) => this.transact(fn), deliver: (o) => this.deliver(o), recordHandleLater: recordHandle,
     }, this.reaper);
   }
 
@@ -138,10 +118,7 @@ export class Engine {
     this.wake();
   }
 
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-  }
+  stop(): void { this.stopped = true; if (this.timer) clearInterval(this.timer); }
 
   /** An observation for the next tick (executors, finalizers, the reaper). */
   deliver(o: Observation): void { this.observations.push(o); this.wake(); }
@@ -168,8 +145,7 @@ export class Engine {
 
   private periodicDue(now: number): boolean {
     if (now - this.lastPeriodic < this.config.tickIntervalMs / 4) return false;
-    this.lastPeriodic = now;
-    return true;
+    this.lastPeriodic = now; return true;
   }
   private lastPeriodic = -Infinity;
   /** whether the last tick ran the periodic steps (the reaper, a rebuild of the ready set) */
@@ -198,7 +174,7 @@ export class Engine {
     }
     this.fx = parent;
     if (parent) fx.foldInto(parent);
-    else { this.ledger.commit(); this.runEffects(fx); }
+    else { this.ledger.commit(); runEffects(this, this.afterCommit, fx); }
     return out;
   }
 
@@ -208,42 +184,8 @@ export class Engine {
     return this.fx;
   }
 
-  private runEffects(fx: TxEffects): void {
-    for (const r of fx.releases) {
-      try { this.executors.get(r.executor)?.release?.(r.jobId); } catch (err) { this.log.warn('executor release failed', { jobId: r.jobId, err: String(err) }); }
-    }
-    for (const runId of fx.runsEnded) writeRunResult(this, runId, this.log, this.secrets, this.onResult);
-    for (const fn of fx.after) fn();
-    for (const handle of fx.cancels) {
-      this.executors.get(handle.executor)?.cancel(handle, { graceMs: this.config.killGraceMs }).catch((e) => this.log.warn('cancel failed', { err: String(e) }));
-    }
-    if (fx.queuedGroups.length) for (const l of this.queuedListeners) l();
-    this.publishEvents();
-    if (this.logGate) for (const s of fx.starts) this.logGate.started(s.prepared);
-    launchAll(this.launch, fx.starts);
-    if (fx.releases.length && !this.stopped) this.wake(); // a reservation given back may let a held job start
-  }
-
-  /**
-   * One job's work inside a savepoint: a bug tripped by one row fails that job (reason internal) and
-   * never stops the transaction for the others. Storage errors still abort the whole transaction.
-   */
-  isolated<T>(jobId: string, at: string, fn: () => T): T | null {
-    try {
-      return this.transact(() => fn());
-    } catch (err) {
-      if (isStorageError(err)) throw err;
-      this.reaper.errors++;
-      this.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId, err: String(err), stack: (err as Error).stack });
-      const cur = this.store.getJob(jobId);
-      if (cur && (cur.status === 'queued' || cur.status === 'running')) {
-        if (cur.status === 'running') this.freeSlot(cur); // (an agent's job holds none)
-        this.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at, lease_token: null }, { at, attempt: cur.attempt, runId: cur.run_id });
-        try { rollUpStage(this.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
-      }
-      return null;
-    }
-  }
+  /** One job's work in a savepoint: an internal error fails that job only (isolation.ts). */
+  isolated<T>(jobId: string, at: string, fn: () => T): T | null { return isolated(this, jobId, at, fn); }
 
   // ---- the tick ----
 
@@ -308,7 +250,7 @@ export class Engine {
     const fx = this.effects();
     const slot = this.ledger.free(job.id);
     if (!slot) return;
-    fx.release(job.executor, job.id);
+    giveBack(fx, this.executors.get(job.executor), job, () => { if (!this.stopped) this.wake(); });
     if (!slot.limited) this.ownQueueIdle = false;
     this.ready.unpark();
   }
@@ -317,13 +259,6 @@ export class Engine {
     return { store: this.store, executors: this.executors, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e) };
   }
 
-  /** Record a blocker in the job's why-history once per change of `sig` (default: the blocker itself). */
-  noteBlocker(job: JobRow, at: string, blocker: Blocker, sig = JSON.stringify(blocker)): void {
-    if (this.lastBlockerSig.get(job.id) === sig) return;
-    this.lastBlockerSig.set(job.id, sig);
-    this.store.addBlockers(job.id, at, JSON.stringify([blocker]));
-  }
-  forgetBlockers(jobId: string): void { this.lastBlockerSig.delete(jobId); }
 
   onQueued(groupId: string): void {
     this.ownQueueIdle = false;
@@ -349,9 +284,7 @@ export class Engine {
 
   // ---- specs (SpecCatalog) ----
 
-  spec(name: string, version: number): PipelineSpec { return this.catalog.spec(name, version); }
   specOfRun(runId: string): PipelineSpec { return this.catalog.specOfRun(runId); }
-  jobSpecOf(job: JobRow): JobSpec { return this.catalog.jobSpecOf(job); }
   jobDir(job: Pick<JobRow, 'run_id' | 'id'>): string { return this.catalog.jobDir(job); }
   commandCount(job: JobRow): number { return this.catalog.commandCount(job); }
 

@@ -31,7 +31,7 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
       const refused = firstBlocker(view, j, run, JOB_GATES);
       if (refused) {
         if (refused.blocker.fail) { started = failQueued(eng, j, refused.blocker, at); break; }
-        if (NOTED.has(refused.gate)) eng.noteBlocker(j, at, refused.blocker);
+        if (NOTED.has(refused.gate)) eng.blockers.note(j, at, refused.blocker);
         continue;
       }
       const admission = admit(eng, fx, j, at);
@@ -80,7 +80,7 @@ function admit(eng: Engine, fx: TxEffects, job: JobRow, at: string): Admission |
     return a;
   }
   if (a.fail) { failQueued(eng, job, a.blocker, at); return 'failed'; }
-  eng.noteBlocker(job, at, a.blocker);
+  eng.blockers.note(job, at, a.blocker);
   return 'blocked';
 }
 
@@ -123,7 +123,7 @@ export function startOne(eng: Engine, job: JobRow, at: string, now: number, admi
   }
   store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
   store.addBlockers(job.id, at, '[]');
-  eng.forgetBlockers(job.id);
+  eng.blockers.forget(job.id);
   if (st.status === 'pending') store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
   if (run.status === 'queued') store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });
   if (!lease) eng.holdSlot(job, now); // agents' jobs run on their machines, outside every local limit
@@ -138,6 +138,6 @@ function noteLimitBlockers(eng: Engine, at: string, now: number): void {
     if (!head) continue;
     const b = maxParallel(view, head, null);
     // signed by the limit alone: a history entry per change of the running count would be noise
-    if (b) eng.noteBlocker(head, at, b, `max_parallel:${eng.config.maxParallel}`);
+    if (b) eng.blockers.note(head, at, b, `max_parallel:${eng.config.maxParallel}`);
   }
 }

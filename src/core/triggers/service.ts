@@ -106,7 +106,7 @@ export class TriggerService {
     for (const p of this.ctx.store.pipelinesList()) {
       if (this.latest.get(p.name)?.version === p.version) continue;
       let spec: LatestSpec['spec'] = null;
-      try { spec = this.ctx.engine.spec(p.name, p.version); } catch (err) {
+      try { spec = this.ctx.engine.catalog.spec(p.name, p.version); } catch (err) {
         this.ctx.log.warn('triggers: the latest spec does not validate here; its triggers are off', { pipeline: p.name, version: p.version, err: String(err) });
       }
       const entry = { name: p.name, version: p.version, created_at: p.updated_at, spec };
@@ -190,7 +190,7 @@ export class TriggerService {
   hook(pipeline: string, body: Uint8Array, signature: string | null | undefined) {
     const { store, engine } = this.ctx;
     const row = store.pipelineLatest(pipeline);
-    const spec = row ? engine.spec(row.name, row.version) : null;
+    const spec = row ? engine.catalog.spec(row.name, row.version) : null;
     if (!spec?.webhook) throw new DroverError('not_found', `no pipeline named '${pipeline}' with a webhook`, { pipeline });
     verifySignature(this.secrets.get(spec.webhook.secret), body, signature, spec.webhook.secret);
     const params = hookParams(body);
@@ -207,7 +207,7 @@ export class TriggerService {
 export function pipelineTriggers(ctx: Pick<TriggerCtx, 'store' | 'engine'>, name: string, now = Date.now()) {
   const row = ctx.store.pipelineLatest(name);
   let spec = null;
-  try { spec = row ? ctx.engine.spec(row.name, row.version) : null; } catch { /* shown without its triggers */ }
+  try { spec = row ? ctx.engine.catalog.spec(row.name, row.version) : null; } catch { /* shown without its triggers */ }
   return {
     schedule: spec?.schedule ? scheduleView(ctx, name, spec.schedule, now) : null,
     on: spec?.on ? { ...spec.on, events: ctx.store.triggers.deliveryCounts(name) } : null,
