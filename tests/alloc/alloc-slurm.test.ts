@@ -115,6 +115,8 @@ t('500 true jobs run in at most 2 allocations, each once; the allocations end by
   // revoked: the API refuses the allocation's token now
   expect((await s.api('POST', '/agents/claim', { agent: 'x', wait_s: 0 }, { token })).status).toBe(401);
   expect(existsSync(tokenFile)).toBe(false);
+  expect(existsSync(join(s.dataDir, 'alloc', running.id, 'work'))).toBe(false); // its agents' job folders are gone
+  expect(existsSync(join(s.dataDir, 'alloc', running.id, 'slurm.out'))).toBe(true); // kept for alloc log
   expect((await s.api('GET', '/tokens')).body.items.some((x: any) => x.name.startsWith('alloc-'))).toBe(false);
   // visible: /queue, drover queue, alloc ls, alloc log, /metrics
   expect((await s.api('GET', '/queue')).body.alloc_queues[0].name).toBe('p');

@@ -148,7 +148,7 @@ export class AllocManager {
       if (!this.o.store.transitionAllocation(a.id, a.status, to, { reason, message, ended_at: at, ...(state ? { slurm_state: state } : {}) })) return;
       if (a.token_id) this.o.tokens.revoke(a.token_id);
     });
-    rmSync(join(a.dir, 'token'), { force: true });
+    for (const f of ['token', 'work']) rmSync(join(a.dir, f), { recursive: true, force: true }); // alloc.sh and slurm.out stay for `alloc log`
     this.o.log.info('allocation ended', { allocation: a.id, slurm_id: a.slurm_id, status: to, reason });
   }
 
