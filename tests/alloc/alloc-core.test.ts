@@ -140,3 +140,25 @@ describe('alloc add checks', () => {
     await expect(add({}, backend([], { message: 'killed after 30000 ms', unavailable: true }))).rejects.toMatchObject({ code: 'batch_system_unavailable', status: 503 });
   });
 });
+
+describe('drover alloc usage', () => {
+  const ROOT = join(import.meta.dir, '../..');
+  const cli = (...args: string[]) => {
+    const p = Bun.spawnSync([process.execPath, join(ROOT, 'src/main.ts'), 'alloc', ...args], { env: { ...process.env, DROVER_URL: 'http://127.0.0.1:9', DROVER_TOKEN: 'drv_x' } });
+    return { code: p.exitCode, err: p.stderr.toString() };
+  };
+  test('mistakes are exit 2 with one line naming the problem, before any request', () => {
+    for (const [args, want] of [
+      [['add', 'slurm', '--pool', 'p'], '--pool NAME and --time DUR are required'],
+      [['add', 'pbs', '--pool', 'p', '--time', '1h'], "only 'slurm' is supported"],
+      [['add', 'slurm', '--pool', 'p', '--time', '1h', '--max-allocs', '0'], '--max-allocs'],
+      [['frob'], "unknown subcommand 'frob'"],
+      [['log'], 'usage: drover alloc log QUEUE'],
+    ] as const) {
+      const r = cli(...args);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(want);
+      expect(r.err.trim().split('\n').length).toBe(1);
+    }
+  });
+});
