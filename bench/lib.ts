@@ -54,7 +54,7 @@ export class BenchServer {
     mkdirSync(this.dataDir, { recursive: true });
     const fd = openSync(this.stderrPath, 'a');
     this.proc = Bun.spawn([...droverCommand().argv, 'serve', '--port', '0', '--data-dir', this.dataDir,
-      '--workspace-root', this.root, ...this.args], { cwd: this.root, stdout: 'ignore', stderr: fd, env: { ...process.env } }); // explicit: variables the bench set itself (SLURM_CONF) must reach the server
+      '--workspace-root', this.root, ...this.args], { cwd: this.root, stdout: 'ignore', stderr: fd, env: process.env }); // (Bun.spawn does not see later changes to process.env unless given it)
     closeSync(fd);
     const serverFile = join(this.dataDir, 'server.json');
     const end = Date.now() + timeoutMs;

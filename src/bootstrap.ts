@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync, existsSync, rmSync, readFileSync } from 'node
 import { join } from 'node:path';
 import { hostname, cpus } from 'node:os';
 import { openDatabase, assertLocalFilesystem } from './db/open.ts';
+import { countStatements } from './db/sql-counter.ts';
 import { SqliteStore } from './db/store.ts';
 import { Engine } from './core/scheduler/engine.ts';
 import { coreFacade } from './core/facade.ts';
@@ -26,6 +27,7 @@ import { gcRepo } from './db/repos/gc.ts';
 import { AgentBroker } from './core/agents/broker.ts';
 import { parseFailpoints } from './core/failpoints.ts';
 import { createHub } from './ws/hub.ts';
+import { createTickets } from './ws/tickets.ts';
 import { createDroverMetrics } from './metrics/drover.ts';
 import { redactionCount } from './core/redact/redactor.ts';
 import { jsonLogger } from './log.ts';
@@ -113,6 +115,7 @@ export async function serve(o: ServeOptions) {
   assertLocalFilesystem(o.dataDir, o.allowNetworkFs);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const { sqlite } = openDatabase(join(o.dataDir, 'drover.db'));
+  const sqlStats = process.env.DROVER_SQL_STATS === '1' ? countStatements(sqlite) : null; // (benchmarks: statements per job)
   const store = new SqliteStore(sqlite, (e) => log.warn('refused an illegal transition', { entity: e.entity, id: e.id, from: e.from, to: e.to }));
   const startedAt = claimDaemon(store, o.dataDir, log);
   ensureAdminToken(store, o.dataDir, log);
@@ -150,6 +153,7 @@ export async function serve(o: ServeOptions) {
       wsClients: () => hub.stats().clients, wsDropped: () => hub.stats().dropped,
       leasesHeld: () => store.jobsWithStatus('running').filter((j) => j.lease_token).length,
       leasesExpired: () => engine.reaper.reaped, redactions: () => redactionCount.matches,
+      sqlStatements: sqlStats ? () => ({ total: sqlStats.statements, bySql: sqlStats.bySql }) : undefined,
     },
   });
   store.commits.onSync = (sec) => metrics.observeFsync(sec);
@@ -199,11 +203,12 @@ export async function serve(o: ServeOptions) {
   broker.claimListeners.push((agent, n) => alloc.claimed(agent, n));
   let stopping = false;
   const core = coreFacade(engine);
+  const tickets = createTickets();
   const app = createApp({
     core, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
-    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, alloc,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, tickets, alloc,
   });
-  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }) });
+  const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }), tickets });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
   hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;

@@ -4,6 +4,8 @@ import type { Logger } from './ports.ts';
 
 export interface DroverEventMap {
   status: StatusEvent;
+  /** the same events again, one page at a time after each was emitted (readers that batch their queries) */
+  'status:batch': readonly StatusEvent[];
   'log:append': { jobId: string; command: number };
 }
 

@@ -8,6 +8,8 @@ import type { JobStatus, StageStatus, RunStatus, GroupStatus } from './states/in
 import type { TriggerStore } from './triggers/store.ts';
 
 export interface ListFilter { limit: number; cursor?: number | null; [col: string]: string | number | null | undefined }
+/** The runs list: `trigger` is the trigger's kind; `collapse` keeps the newest matching run of each group. */
+export interface RunFilter { limit: number; cursor?: number | null; status?: string; pipeline?: string; group_id?: string; trigger?: string; collapse?: boolean }
 export interface Page<T> { items: T[]; next_cursor: number | null }
 type Table = 'jobs' | 'stages' | 'runs' | 'groups';
 /** The statuses of each table's state machine (src/core/states). */
@@ -28,7 +30,7 @@ export interface RunStore {
   getRun(id: string): RunRow | null;
   getStage(id: string): StageRow | null;
   getJob(id: string): JobRow | null;
-  listRuns(f: ListFilter): Page<RunRow>;
+  listRuns(f: RunFilter): Page<RunRow>;
   listGroups(f: ListFilter): Page<GroupRow>;
   listJobs(f: ListFilter): Page<JobRow>;
   stagesOfRun(runId: string): StageRow[];
@@ -64,12 +66,20 @@ export interface RunStore {
   attemptsOf(jobId: string): AttemptRow[];
   insertCommand(c: CommandRow): void;
   commandsOf(jobId: string, attempt: number): CommandRow[];
+  /** every command row of a run's jobs at their current attempt (one read for a whole run view) */
+  commandsOfRun(runId: string): CommandRow[];
+  /** what /metrics needs of jobs that started or ended: executor, times, stored log bytes (one read per batch) */
+  jobTimings(jobIds: readonly string[]): JobTiming[];
+  /** record an executor's handle; answers the job's status and stop reason (null: not that attempt any more) */
+  recordHandle(id: string, attempt: number, handle: string): { status: string; stop_reason: string | null } | null;
   eventsSince(seq: number, limit: number): StatusEvent[];
   lastEventSeq(): number;
   addBlockers(jobId: string, at: string, reasons: string): void;
   addBlockersForGroupQueued(groupId: string, at: string, reasons: string): void;
   blockersOf(jobId: string): { at: string; reasons: string }[];
 }
+
+export interface JobTiming { id: string; executor: string; run_id: string; queued_at: string | null; started_at: string | null; ended_at: string | null; log_bytes: number }
 
 /** Remote agents' leases and the finalization markers (who applies an attempt's end). */
 export interface LeaseStore {

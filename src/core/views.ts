@@ -1,9 +1,9 @@
 // The API's view of rows: runs with stages → jobs → commands, jobs with attempts, groups with counts.
 // The server, the CLI's JSON and result.json all show these shapes.
 import { join } from 'node:path';
-import { fileSize } from '../runner/meta.ts';
+import { fileSize, readCommandMeta } from '../runner/meta.ts';
 import type { Store } from './ports.ts';
-import type { GroupRow, JobRow, RunRow, StageRow } from './types.ts';
+import type { CommandRow, GroupRow, JobRow, RunRow, StageRow } from './types.ts';
 import type { PipelineSpec } from './spec/index.ts';
 
 export interface ViewSource { store: Store; specOfRun(runId: string): PipelineSpec }
@@ -29,11 +29,13 @@ export function runSummary(r: RunRow) {
 export function runView(src: ViewSource, r: RunRow) {
   const spec = src.specOfRun(r.id);
   const jobs = src.store.jobsOfRun(r.id);
+  const commands = new Map<string, CommandRow[]>(); // (one read for the run, not one per job)
+  for (const c of src.store.commandsOfRun(r.id)) commands.set(c.job_id, [...(commands.get(c.job_id) ?? []), c]);
   return {
     ...runSummary(r),
     stages: src.store.stagesOfRun(r.id).map((s) => ({
       ...stageView(s),
-      jobs: jobs.filter((j) => j.stage_id === s.id).map((j) => jobView(src, j, spec, r)),
+      jobs: jobs.filter((j) => j.stage_id === s.id).map((j) => jobView(src, j, spec, r, commands.get(j.id) ?? [])),
     })),
   };
 }
@@ -42,9 +44,9 @@ export function stageView(s: StageRow) {
   return { id: s.id, name: s.name, status: s.status, needs: parse(s.needs), merge: s.merge, outputs: parse(s.outputs) ?? {}, reason: s.reason, message: s.message, started_at: s.started_at, ended_at: s.ended_at };
 }
 
-export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_id), run?: RunRow) {
+export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_id), run?: RunRow, commands?: CommandRow[]) {
   const js = spec.stages[j.stage_idx]!.jobs[j.job_idx]!;
-  const rows = src.store.commandsOf(j.id, j.attempt);
+  const rows = commands ?? src.store.commandsOf(j.id, j.attempt);
   const dir = join((run ?? src.store.getRun(j.run_id)!).dir, 'jobs', j.id);
   return {
     id: j.id, run_id: j.run_id, group_id: j.group_id, stage: spec.stages[j.stage_idx]!.name, name: j.name, executor: j.executor,
@@ -55,9 +57,11 @@ export function jobView(src: ViewSource, j: JobRow, spec = src.specOfRun(j.run_i
     commands: js.commands.map((c, index) => {
       const row = rows.find((x) => x.idx === index);
       const live = j.status === 'running';
+      // while the job runs, a command that already ended shows its exit code and times (its meta file)
+      const m = live && !row ? readCommandMeta(dir, index) : null;
       return {
-        index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? null,
-        started_at: row?.started_at ?? null, ended_at: row?.ended_at ?? null,
+        index, run: c.run, allow_failure: c.allow_failure, exit_code: row?.exit_code ?? m?.exit_code ?? null,
+        started_at: row?.started_at ?? m?.started_at ?? null, ended_at: row?.ended_at ?? m?.ended_at ?? null,
         log_size: live ? fileSize(join(dir, 'logs', `${index}.log`)) : row?.log_size ?? 0,
       };
     }),

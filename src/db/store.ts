@@ -1,7 +1,7 @@
 // SqliteStore: the one implementation of core's Store port. Every query is a prepared statement;
 // writers that change a status go through transitionWriter (conditional, evented).
 import type { Database } from 'bun:sqlite';
-import type { Store, ListFilter, Page } from '../core/ports.ts';
+import type { Store, ListFilter, Page, RunFilter, JobTiming } from '../core/ports.ts';
 import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
@@ -63,8 +63,31 @@ export class SqliteStore implements Store {
   getJob(id: string) { return this.p('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | null; }
 
   // lists (newest first, cursor = seq of the last item seen)
-  listRuns(f: ListFilter): Page<RunRow> {
-    return this.page('runs', f, ['status', 'pipeline', 'group_id']);
+  /** Runs, newest first; `trigger` filters on the trigger's kind; `collapse` keeps only the newest
+   *  matching run of each group (the page shows a sweep as one row; runs_group_seq makes it cheap). */
+  listRuns(f: RunFilter): Page<RunRow> {
+    const conds = (t: string) => {
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      for (const c of ['status', 'pipeline', 'group_id'] as const) {
+        const v = f[c];
+        if (v !== undefined && v !== null && v !== '') { where.push(`${t}.${c} = ?`); args.push(v); }
+      }
+      if (f.trigger) { where.push(`json_extract(${t}.trigger, '$.kind') = ?`); args.push(f.trigger); }
+      return { where, args };
+    };
+    const outer = conds('r');
+    if (f.collapse) {
+      const inner = conds('r2');
+      outer.where.push(`r.seq = (SELECT max(r2.seq) FROM runs r2 WHERE r2.group_id = r.group_id${inner.where.map((w) => ` AND ${w}`).join('')})`);
+      outer.args.push(...inner.args);
+    }
+    if (f.cursor) { outer.where.push('r.seq < ?'); outer.args.push(f.cursor); }
+    const sql = `SELECT r.* FROM runs r${outer.where.length ? ' WHERE ' + outer.where.join(' AND ') : ''} ORDER BY r.seq DESC LIMIT ${f.limit + 1}`;
+    const rows = this.p(sql).all(...outer.args) as RunRow[];
+    const more = rows.length > f.limit;
+    const items = more ? rows.slice(0, f.limit) : rows;
+    return { items, next_cursor: more ? items[items.length - 1]!.seq : null };
   }
   listGroups(f: ListFilter): Page<GroupRow> {
     return this.page('groups', f, ['status', 'pipeline']);
@@ -200,6 +223,17 @@ export class SqliteStore implements Store {
   }
   commandsOf(jobId: string, attempt: number) {
     return this.p('SELECT * FROM commands WHERE job_id = ? AND attempt = ? ORDER BY idx').all(jobId, attempt) as CommandRow[];
+  }
+  commandsOfRun(runId: string) {
+    return this.p('SELECT c.* FROM jobs j JOIN commands c ON c.job_id = j.id AND c.attempt = j.attempt WHERE j.run_id = ? ORDER BY c.job_id, c.idx').all(runId) as CommandRow[];
+  }
+  jobTimings(jobIds: readonly string[]) {
+    return this.p(`SELECT j.id, j.executor, j.run_id, j.queued_at, j.started_at, j.ended_at,
+        (SELECT coalesce(sum(c.log_size), 0) FROM commands c WHERE c.job_id = j.id AND c.attempt = j.attempt) AS log_bytes
+      FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(jobIds)) as JobTiming[];
+  }
+  recordHandle(id: string, attempt: number, handle: string) {
+    return this.p('UPDATE jobs SET handle = ? WHERE id = ? AND attempt = ? RETURNING status, stop_reason').get(handle, id, attempt) as { status: string; stop_reason: string | null } | null;
   }
 
   // status events and blocker history

@@ -23,10 +23,12 @@ export interface MetricSources {
   leasesHeld(): number;
   leasesExpired(): number;
   redactions(): number;
+  /** SQL statements executed, in all and by statement text (only with DROVER_SQL_STATS=1) */
+  sqlStatements?: () => { total: number; bySql: ReadonlyMap<string, number> };
 }
 
 export interface DroverMetricsOptions {
-  bus: Bus; store: Pick<Store, 'getJob' | 'getRun' | 'commandsOf'>; log?: Logger;
+  bus: Bus; store: Pick<Store, 'getRun' | 'jobTimings'>; log?: Logger;
   executors: string[]; dbFile: string; version: string; pipelineLabels: boolean; sources: MetricSources;
 }
 
@@ -54,6 +56,11 @@ export function createDroverMetrics(o: DroverMetricsOptions) {
     () => Object.entries({ slow_client: 0, ...o.sources.wsDropped() }).map(([reason, n]) => [{ reason }, n]));
   r.gauge('drover_agent_leases_held', 'running jobs held by an agent lease now', [], () => [[{}, o.sources.leasesHeld()]]);
   r.counterFrom('drover_agent_leases_expired_total', 'agent leases that expired (no heartbeat) and were reaped', [], () => [[{}, o.sources.leasesExpired()]]);
+  const sqlStatements = o.sources.sqlStatements;
+  if (sqlStatements) {
+    r.counterFrom('drover_sqlite_statements_total', 'SQL statements executed (DROVER_SQL_STATS=1; BEGIN+COMMIT count as 2)', [], () => [[{}, sqlStatements().total]]);
+    r.counterFrom('drover_sqlite_statement_calls_total', 'SQL statements executed, by statement text (DROVER_SQL_STATS=1)', ['sql'], () => [...sqlStatements().bySql].map(([sql, n]) => [{ sql }, n]));
+  }
   r.counterFrom('drover_log_redactions_total', 'secret values replaced by [REDACTED:NAME] in stored logs and answers', [], () => [[{}, o.sources.redactions()]]);
 
   // series that exist from the first scrape, so rate() and histogram_quantile() see every increase
@@ -77,23 +84,28 @@ export function createDroverMetrics(o: DroverMetricsOptions) {
     return { executor, pipeline: p };
   }
 
-  function onStatus(e: StatusEvent): void {
-    if (e.kind !== 'job' || (e.status !== 'running' && !(JOB_OUTCOMES as readonly string[]).includes(e.status))) return;
-    const job = o.store.getJob(e.id);
-    if (!job) return;
-    const l = labelsFor(job.executor, job.run_id);
-    if (e.status === 'running') {
-      const s = seconds(job.queued_at, job.started_at);
-      if (s !== null) wait.observe(l, s);
-      return;
+  const counted = (e: StatusEvent) => e.kind === 'job' && (e.status === 'running' || (JOB_OUTCOMES as readonly string[]).includes(e.status));
+  /** one read for a page of status events (not one per job, plus one for its commands) */
+  function onStatuses(evs: readonly StatusEvent[]): void {
+    const mine = evs.filter(counted);
+    if (mine.length === 0) return;
+    const jobsById = new Map(o.store.jobTimings([...new Set(mine.map((e) => e.id))]).map((j) => [j.id, j]));
+    for (const e of mine) {
+      const job = jobsById.get(e.id);
+      if (!job) continue;
+      const l = labelsFor(job.executor, job.run_id);
+      if (e.status === 'running') {
+        const s = seconds(job.queued_at, job.started_at);
+        if (s !== null) wait.observe(l, s);
+        continue;
+      }
+      jobs.inc({ ...l, status: e.status });
+      const s = seconds(job.started_at, job.ended_at);
+      if (s !== null) run.observe(l, s);
+      logBytes.inc(l, job.log_bytes);
     }
-    jobs.inc({ ...l, status: e.status });
-    const s = seconds(job.started_at, job.ended_at);
-    if (s !== null) run.observe(l, s);
-    const bytes = o.store.commandsOf(job.id, job.attempt).reduce((a, c) => a + c.log_size, 0);
-    logBytes.inc(l, bytes);
   }
-  const off = o.bus.on('status', onStatus);
+  const off = o.bus.on('status:batch', onStatuses);
 
   const telemetry: EngineTelemetry = { tick: (s) => tick.observe({}, s) };
   return {

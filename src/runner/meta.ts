@@ -44,13 +44,19 @@ export function readCpuTimes(dir: string): CpuTimes | null {
 
 export function readCommandResult(dir: string, i: number, unsafe: string[] = []): CommandResult {
   const log_size = checkedLogSize(dir, i, unsafe);
+  return { ...readCommandMeta(dir, i, unsafe), log_size };
+}
+
+/** A command's meta file only (exit code and times; all null until it ended): also read while the job
+ *  runs, so the API shows each finished command's exit code before the job ends. No side effects. */
+export function readCommandMeta(dir: string, i: number, unsafe: string[] = []): Omit<CommandResult, 'log_size'> {
   const text = readInJobOr(dir, `meta/${i}.json`, unsafe);
-  if (!text) return { exit_code: null, started_at: null, ended_at: null, log_size };
+  if (!text) return { exit_code: null, started_at: null, ended_at: null };
   try {
     const m = JSON.parse(text) as { exit_code?: number; started_at?: number; ended_at?: number };
-    return { exit_code: typeof m.exit_code === 'number' ? m.exit_code : null, started_at: epochToIso(m.started_at), ended_at: epochToIso(m.ended_at), log_size };
+    return { exit_code: typeof m.exit_code === 'number' ? m.exit_code : null, started_at: epochToIso(m.started_at), ended_at: epochToIso(m.ended_at) };
   } catch {
-    return { exit_code: null, started_at: null, ended_at: null, log_size };
+    return { exit_code: null, started_at: null, ended_at: null };
   }
 }
 

@@ -22,6 +22,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { gcRoutes } from './routes/gc.ts';
 import { attestationRoutes } from './routes/attestation.ts';
 import { allocRoutes } from './routes/alloc.ts';
+import { wsTicketRoutes } from './routes/ws-ticket.ts';
 import { redactAnswers } from './middleware/redact.ts';
 import { httpMetrics } from './middleware/http-metrics.ts';
 import type { TriggerService } from '../core/triggers/index.ts';
@@ -50,7 +51,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   // an answer to a write is an acknowledgement: it leaves only once the change is on stable storage
   api.use('*', async (c, next) => {
     await next();
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !c.req.path.endsWith('/ws-ticket')) { // (a ticket is memory only: nothing to wait for)
       try { await d.core.durable(); } catch (err) { throw new DroverError('storage_unavailable', `could not make the change durable: ${String(err)}`); }
     }
   });
@@ -68,6 +69,8 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   api.on('POST', '/jobs/:id/logs', need('agent'));
   api.route('/agents', agentClaimRoutes(d.broker));
   api.route('/jobs', agentJobRoutes(d.broker));
+  // a WebSocket ticket needs only read (a reader's page is live too): answered ahead of byMethod
+  if (d.tickets) { api.use('/ws-ticket', need('read')); api.route('/ws-ticket', wsTicketRoutes(d.tickets)); }
   api.use('/tokens/*', need('admin'));
   api.use('/tokens', need('admin'));
   api.on(['PUT', 'DELETE'], ['/secrets', '/secrets/*'], need('admin'));

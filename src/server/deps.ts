@@ -8,6 +8,7 @@ import type { GarbageCollector } from '../core/gc/collector.ts';
 import type { Attestor } from '../core/provenance/attest.ts';
 import type { DroverMetrics } from '../metrics/drover.ts';
 import type { AllocManager } from '../core/alloc/manager.ts';
+import type { Tickets } from '../ws/tickets.ts';
 
 export interface ServerDeps {
   core: CoreFacade;
@@ -30,6 +31,8 @@ export interface ServerDeps {
   metrics?: DroverMetrics;
   /** allocation queues (routes/alloc.ts) */
   alloc?: AllocManager;
+  /** one-time WebSocket tickets (POST /ws-ticket; the hub redeems them) */
+  tickets?: Tickets;
 }
 
 export { limitOf, cursorOf } from './query.ts';

@@ -1,5 +1,6 @@
-// The WebSocket hub (API.md §3) at GET /api/v1/ws: authenticates the upgrade (bearer header or
-// ?token=, hashed lookup like the HTTP auth; 401/403 before any upgrade), keeps each client's
+// The WebSocket hub (API.md §3) at GET /api/v1/ws: authenticates the upgrade (bearer header, a
+// one-time ?ticket= from POST /ws-ticket, or the old ?token=; hashed lookup like the HTTP auth;
+// 401/403 before any upgrade), keeps each client's
 // subscriptions, forwards status changes from the bus (after commit, in order, optionally for one
 // run and from a given event seq), hands log subscriptions to one JobTail per job, sends a heartbeat
 // every few seconds, re-checks tokens then, and closes the sockets of a deleted token.
@@ -18,6 +19,7 @@ import { Conn, DEFAULT_LIMITS, type ConnData, type Limits } from './backpressure
 import { JobTail, LogSub, type JobInfo } from './tail.ts';
 import { ProtocolError, errorMessage, heartbeatMessage, parseOp, statusMessage, type ClientOp } from './protocol.ts';
 import { registerHub } from './registry.ts';
+import type { Tickets } from './tickets.ts';
 
 export const WS_PATH = '/api/v1/ws';
 const MAX_LOG_SUBS = 1000;
@@ -27,6 +29,8 @@ const MAX_REPLAY = 20_000;
 export interface HubOptions {
   core: CoreFacade; bus: Bus; log: Logger;
   heartbeatMs?: number; limits?: Partial<Limits>; tailFallbackMs?: number;
+  /** one-time tickets (?ticket=), issued by POST /api/v1/ws-ticket */
+  tickets?: Tickets;
 }
 
 type StatusSub = { run: string | null; group: string | null };
@@ -59,10 +63,19 @@ export function createHub(o: HubOptions) {
 
   function upgrade(req: Request, server: Server<ConnData>): Response | undefined {
     const url = new URL(req.url);
-    const token = tokenFrom(req.headers.get('authorization') ?? undefined, url.searchParams.get('token') ?? undefined);
-    if (!token) return refuse(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>, or ?token= for browsers)');
-    const row = access.tokenByHash(hashToken(token));
-    if (!row) return refuse(401, 'unauthorized', 'invalid token');
+    const ticket = url.searchParams.get('ticket');
+    let row;
+    if (ticket !== null) {
+      const grant = o.tickets?.redeem(ticket) ?? null;
+      if (!grant) return refuse(401, 'unauthorized', 'invalid, expired or already used ticket (get a new one: POST /api/v1/ws-ticket)');
+      row = access.tokenByHash(grant.tokenHash);
+      if (!row) return refuse(401, 'unauthorized', 'the token this ticket was issued for no longer exists');
+    } else {
+      const token = tokenFrom(req.headers.get('authorization') ?? undefined, url.searchParams.get('token') ?? undefined);
+      if (!token) return refuse(401, 'unauthorized', 'missing credentials (Authorization: Bearer <token>, or a one-time ?ticket= from POST /api/v1/ws-ticket)');
+      row = access.tokenByHash(hashToken(token));
+      if (!row) return refuse(401, 'unauthorized', 'invalid token');
+    }
     if (!allowed(row.role, 'read')) return refuse(403, 'forbidden', `a '${row.role}' token may not read logs or status`);
     if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') return refuse(400, 'invalid_request', `${WS_PATH} expects a WebSocket upgrade`);
     if (server.upgrade(req, { data: { tokenId: row.id, tokenHash: row.hash } })) return undefined;

@@ -26,7 +26,7 @@ describe('issue 12 defects', () => {
     h.submit(two('locals'));
     await h.tick();
     expect(h.store.jobsWithStatus('running').filter((j) => j.executor === 'local')).toHaveLength(1);
-    h.armed.arm('finishAttempt', 'internal'); // the reaper's row for the expired lease trips a bug
+    h.armed.arm('finishAttempt', 'internal', undefined, 0, 2); // the reaper's row for the expired lease trips a bug (in both tries of the tick)
     h.clock.advance(h.config.leaseTtlMs + 1000);
     await h.tick();
     expect(h.store.jobsWithStatus('failed').map((j) => j.reason)).toEqual(['internal']);
@@ -102,7 +102,7 @@ const PIPELINES = [
 type Op =
   | { t: 'submit'; p: number } | { t: 'end'; k: number; rc: number } | { t: 'claim' } | { t: 'complete'; k: number; rc: number }
   | { t: 'time'; ms: number } | { t: 'cancelRun' | 'cancelGroup' | 'pause' | 'resume' | 'retry'; k: number }
-  | { t: 'fault'; method: string; kind: 'internal' | 'storage'; table?: string; skip: number } | { t: 'restart' };
+  | { t: 'fault'; method: string; kind: 'internal' | 'storage'; table?: string; skip: number; times: number } | { t: 'restart' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('submit' as const), p: fc.nat(PIPELINES.length - 1) }) },
@@ -112,8 +112,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('time' as const), ms: fc.constantFrom(300, 2_000, 40_000) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constantFrom('cancelRun' as const, 'cancelGroup' as const, 'pause' as const, 'resume' as const, 'retry' as const), k: fc.nat(7) }) },
   { weight: 4, arbitrary: fc.oneof(
-    fc.record({ t: fc.constant('fault' as const), kind: fc.constantFrom('internal' as const, 'storage' as const), method: fc.constant('transition'), table: fc.constantFrom('jobs', 'stages', 'runs', 'groups'), skip: fc.nat(3) }),
-    fc.record({ t: fc.constant('fault' as const), kind: fc.constantFrom('internal' as const, 'storage' as const), method: fc.constantFrom('finishAttempt', 'insertAttempt', 'insertCommand', 'setJobFields', 'addBlockers'), skip: fc.nat(3) }),
+    fc.record({ t: fc.constant('fault' as const), kind: fc.constantFrom('internal' as const, 'storage' as const), method: fc.constant('transition'), table: fc.constantFrom('jobs', 'stages', 'runs', 'groups'), skip: fc.nat(3), times: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({ t: fc.constant('fault' as const), kind: fc.constantFrom('internal' as const, 'storage' as const), method: fc.constantFrom('finishAttempt', 'insertAttempt', 'insertCommand', 'setJobFields', 'addBlockers'), skip: fc.nat(3), times: fc.integer({ min: 1, max: 3 }) }),
   ) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const) }) },
 );
@@ -141,7 +141,7 @@ async function apply(h: Harness, op: Op): Promise<void> {
       if (g) ignoreUserErrors(() => fn(h.engine, g.id));
       break;
     }
-    case 'fault': h.armed.arm(op.method, op.kind, op.table, op.skip); break;
+    case 'fault': h.armed.arm(op.method, op.kind, op.table, op.skip, op.times); break;
     case 'restart': await h.restart(); break;
   }
 }

@@ -82,22 +82,23 @@ export class FakeExecutor implements Executor {
 
 /** A store whose next call of `method` throws `error` once (an internal bug, or a full disk). */
 export function armedStore(store: SqliteStore) {
-  let armed: { method: string; error: Error; table?: string; skip: number } | null = null;
+  let armed: { method: string; error: Error; table?: string; skip: number; times: number } | null = null;
   const proxy = new Proxy(store, {
     get(target, prop, recv) {
       const v = Reflect.get(target, prop, recv);
       if (typeof v !== 'function' || !armed || prop !== armed.method) return typeof v === 'function' ? v.bind(target) : v;
       return (...args: unknown[]) => {
-        if (armed && (!armed.table || args[0] === armed.table) && armed.skip-- <= 0) { const e = armed.error; armed = null; throw e; }
+        if (armed && (!armed.table || args[0] === armed.table) && armed.skip-- <= 0) { const e = armed.error; if (--armed.times <= 0) armed = null; throw e; }
         return v.apply(target, args);
       };
     },
   });
   return {
     store: proxy,
-    /** `skip`: let that many matching calls pass first (a fault late in a transaction) */
-    arm(method: string, kind: 'internal' | 'storage', table?: string, skip = 0) {
-      armed = { method, table, skip, error: kind === 'storage' ? Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' }) : new Error('injected bug') };
+    /** `skip`: let that many matching calls pass first (a fault late in a transaction); `times`: how many
+     *  calls it fails (a real bug fails every try: the engine retries a tick once with a savepoint per row) */
+    arm(method: string, kind: 'internal' | 'storage', table?: string, skip = 0, times = 1) {
+      armed = { method, table, skip, times, error: kind === 'storage' ? Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' }) : new Error('injected bug') };
     },
     get armed() { return armed !== null; },
     disarm() { armed = null; },

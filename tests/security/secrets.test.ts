@@ -161,7 +161,7 @@ test('a remote agent gets a job\'s secrets in the claim only, and uploads redact
   expect(job.outputs.out).toBe('[REDACTED:AGENT_TOK]');
   // the job.sh the server keeps (the one the agent ran) holds no value; nor does anything left on the agent
   expectNoLeak(readFileSync(join(job.dir, 'job.sh')), value, 'job.sh');
-  const jobDir = join(workDir, readdirSync(workDir)[0]!);
+  const jobDir = join(workDir, readdirSync(workDir).find((n) => n !== 'runs')!); // (runs/: the shared run work dirs)
   expect(existsSync(join(jobDir, '.secrets'))).toBe(false);
   expect(existsSync(join(jobDir, 'raw'))).toBe(false);
   for (const f of ['logs/0.log', 'outputs.env', 'job.out', 'job.sh']) expectNoLeak(readFileSync(join(jobDir, f)), value, `agent ${f}`);

@@ -23,9 +23,11 @@ beforeAll(async () => {
     `{ printf 'ARGV:'; printf ' %q' "$@"; echo; echo 'ENV:'; env; echo 'SCRIPT:'; cat "\${@: -1}"; } >> ${JSON.stringify(record)}`,
     'id=$((RANDOM + 1000))',
     'SLURM_JOB_ID=$id setsid bash "${@: -1}" >/dev/null 2>&1 </dev/null &',
+    `echo $! > ${JSON.stringify(bin)}/job-$id.pid`,
     'echo "$id"',
   ].join('\n')), { mode: 0o755 });
-  writeFileSync(join(bin, 'squeue'), script('exit 0'), { mode: 0o755 });
+  // RUNNING while the job's process lives (a loaded machine may take longer than the missing-grace to run it)
+  writeFileSync(join(bin, 'squeue'), script(`for f in ${JSON.stringify(bin)}/job-*.pid; do [ -e "$f" ] || continue; id=\${f##*/job-}; id=\${id%.pid}; kill -0 "$(cat "$f")" 2>/dev/null && echo "$id|$id|N/A|RUNNING|None|0|"; done; exit 0`), { mode: 0o755 });
   writeFileSync(join(bin, 'scancel'), script('exit 0'), { mode: 0o755 });
   writeFileSync(join(bin, 'sacct'), script('echo "Slurm accounting storage is disabled" >&2; exit 1'), { mode: 0o755 });
   const env = { DROVER_SLURM_PATH: `${bin}:/usr/bin:/bin`, DROVER_SLURM_MISSING_GRACE_MS: '300', DROVER_SLURM_POLL_MIN_MS: '200', DROVER_SLURM_POLL_MAX_MS: '400' };

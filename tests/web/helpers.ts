@@ -58,3 +58,13 @@ export async function waitText(page: Page, selector: string, want: string | RegE
     return isRe ? new RegExp(src as string).test(t) : t.includes(src as string);
   }, [selector, typeof want === 'string' ? want : want.source, typeof want !== 'string'] as const, { timeout, polling: 100 });
 }
+
+/** The text nodes that show `null`, `undefined`, `NaN` or `[object …]` (the page must never print one). */
+export async function nullTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) if (/\b(null|undefined|NaN)\b|\[object /.test(n.textContent ?? '')) out.push(`${(n.parentElement?.tagName ?? '').toLowerCase()}: ${n.textContent}`);
+    return out;
+  });
+}

@@ -92,7 +92,7 @@ browserTest('pause and resume a group with the buttons; a queued job says why; c
   const sweep = await s.submit({ name: 'web-sweep', workspace: s.root, matrix: { i: [1, 2, 3] }, stages: [{ name: 'x', jobs: [{ name: 'work', commands: ['echo work ${{ params.i }}'] }] }] });
   const gid = sweep.group.id;
   await go('#/queue');
-  const row = `table.groups tr[data-id="${gid}"]`;
+  const row = `#groups .grp[data-id="${gid}"]`;
   await b.page.locator(row).waitFor({ timeout: 10_000 });
   await b.page.locator(`${row} button`, { hasText: 'Pause' }).click();
   await waitText(b.page, `${row} .badge`, 'paused');
@@ -117,7 +117,8 @@ browserTest('pause and resume a group with the buttons; a queued job says why; c
   await waitText(b.page, 'main h1 .badge', 'canceled');
   expect((await s.api('GET', `/runs/${sweep.runs[0].id}`)).body.status).toBe('canceled');
   await go('#/queue');
-  await b.page.locator(`${row} button`, { hasText: 'Cancel' }).click();
+  await b.page.locator(`${row} button`, { hasText: 'Cancel group' }).click();
+  await b.page.locator('dialog#confirm button[data-confirm=yes]').click();
   await waitFor(async () => (await s.api('GET', `/groups/${gid}`)).body.status === 'canceled', { what: 'the group to be canceled' });
   writeFileSync(join(s.root, 'gate-hold'), '');
   await s.waitRun(blocker.run.id);

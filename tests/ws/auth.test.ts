@@ -65,3 +65,29 @@ test('deleting a token closes the WebSockets opened with it at once', async () =
   expect(await refused({ token: t.token })).toBe(401);
   other.close();
 });
+
+test('a one-time ticket from POST /ws-ticket opens one WebSocket; a replayed, made-up or expired one is refused', async () => {
+  const t = await s.api('POST', '/ws-ticket');
+  expect(t.status).toBe(201);
+  expect(t.body.ticket).toMatch(/^wst_/);
+  expect(t.body.ticket).not.toContain(s.token);
+  expect(Date.parse(t.body.expires_at) - Date.now()).toBeGreaterThan(20_000);
+  expect(Date.parse(t.body.expires_at) - Date.now()).toBeLessThanOrEqual(30_000);
+  const c = await WsClient.open(s, { token: null, query: `?ticket=${t.body.ticket}` });
+  c.send({ op: 'subscribe', channel: 'status' });
+  await c.waitFor((m) => m.type === 'subscribed', { what: 'the ack over a ticket connection' });
+  c.close();
+  expect(await refused({ token: null, query: `?ticket=${t.body.ticket}` })).toBe(401); // single use
+  expect(await refused({ token: null, query: '?ticket=wst_made-up' })).toBe(401);
+  // a reader may ask for one (it only reads); no token may not; an agent's ticket is refused at the upgrade
+  const reader = (await s.api('POST', '/tokens', { role: 'reader' })).body.token;
+  const rt = await s.api('POST', '/ws-ticket', undefined, { token: reader });
+  expect(rt.status).toBe(201);
+  (await WsClient.open(s, { token: null, query: `?ticket=${rt.body.ticket}` })).close();
+  expect((await s.api('POST', '/ws-ticket', undefined, { token: null })).status).toBe(401);
+  const agent = (await s.api('POST', '/tokens', { role: 'agent' })).body.token;
+  expect((await s.api('POST', '/ws-ticket', undefined, { token: agent })).status).toBe(403);
+  // no ticket ever appears in the server's log
+  expect(s.stderr).not.toContain(t.body.ticket);
+  expect(s.stderr).not.toContain(rt.body.ticket);
+});

@@ -28,10 +28,10 @@ export class WsClient {
   }
   private wake() { for (const w of this.waiters.splice(0)) w(); }
 
-  /** Opens a connection with the server's admin token (header), another token, `?token=`, or none. */
-  static open(s: TestServer, opts: { token?: string | null; via?: 'header' | 'query' } = {}): Promise<WsClient> {
+  /** Opens a connection with the server's admin token (header), another token, `?token=`, a raw query (`?ticket=`), or none. */
+  static open(s: TestServer, opts: { token?: string | null; via?: 'header' | 'query'; query?: string } = {}): Promise<WsClient> {
     const token = opts.token === undefined ? s.token : opts.token;
-    const query = token && opts.via === 'query' ? `?token=${encodeURIComponent(token)}` : '';
+    const query = opts.query ?? (token && opts.via === 'query' ? `?token=${encodeURIComponent(token)}` : '');
     const headers: Record<string, string> = token && opts.via !== 'query' ? { authorization: `Bearer ${token}` } : {};
     const ws = new WebSocket(wsUrl(s, query), { headers, perMessageDeflate: false });
     return new Promise((resolve, reject) => {

@@ -17,7 +17,6 @@ import type { EngineConfig } from '../config.ts';
 import type { RollupCtx } from './rollup.ts';
 import { BlockerLog } from './blocker-log.ts';
 import type { SecretsView } from '../secrets/types.ts';
-import type { EngineTelemetry } from '../telemetry.ts';
 import { Finalizers } from './finalize.ts';
 import { Reaper, type ReaperCounters } from './reaper.ts';
 import { TxEffects } from './tx-effects.ts';
@@ -31,6 +30,7 @@ import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
 import { runEffects, type AfterCommitDeps } from './after-commit.ts';
 import { isolated } from './isolation.ts';
 import { giveBack } from './reservations.ts';
+import { Waker } from './waker.ts';
 import { StatusPublisher } from './status-publisher.ts';
 import type { EngineDeps } from './engine-deps.ts';
 export type { EngineDeps };
@@ -52,8 +52,7 @@ export class Engine {
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
   private fx: TxEffects | null = null;
-  private scheduled = false;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly waker: Waker;
   stopped = false;
   storageError: string | null = null;
   /** a full pass found nothing for ownQueue executors while max_parallel was reached (starts.ts) */
@@ -68,11 +67,12 @@ export class Engine {
   private readonly afterCommit: AfterCommitDeps;
   private readonly adoption: AdoptionHost;
   readonly secrets?: SecretsView;
-  private telemetry?: EngineTelemetry;
 
   constructor(d: EngineDeps) {
     this.store = d.store; this.executors = d.executors; this.clock = d.clock; this.log = d.log; this.config = d.config;
-    this.secrets = d.secrets; this.telemetry = d.telemetry;
+    this.secrets = d.secrets;
+    this.waker = new Waker(() => { const t0 = performance.now(); this.tick(); d.telemetry?.tick((performance.now() - t0) / 1000); },
+      { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
@@ -114,11 +114,10 @@ export class Engine {
     await adoptRunning(this.adoption);
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) pollLoop(this.adoption, name, ex);
-    this.timer = setInterval(() => this.wake(), this.config.tickIntervalMs);
-    this.wake();
+    this.waker.start();
   }
 
-  stop(): void { this.stopped = true; if (this.timer) clearInterval(this.timer); }
+  stop(): void { this.stopped = true; this.waker.stop(); }
 
   /** An observation for the next tick (executors, finalizers, the reaper). */
   deliver(o: Observation): void { this.observations.push(o); this.wake(); }
@@ -128,20 +127,10 @@ export class Engine {
     for (const g of this.store.queuedGroups()) if (g.status !== 'paused') this.ready.add(g.id, g.priority);
   }
 
-  /** Come back at `when` (a backoff ends); capped: JS timers overflow past ~24.8 days, and the 1 s tick re-checks anyway. */
-  wakeAt(when: number): void {
-    if (this.stopped) return;
-    setTimeout(() => { if (!this.stopped) { this.rebuildReady(); this.wake(); } }, Math.min(Math.max(0, when - this.clock.now()) + 5, 3_600_000)).unref?.();
-  }
-
-  /** Coalesce wake-ups into one tick; a short window lets completions that land together share one commit (fsync). */
-  wake(): void {
-    if (this.scheduled || this.stopped) return;
-    this.scheduled = true;
-    const run = () => { this.scheduled = false; const t0 = performance.now(); this.tick(); this.telemetry?.tick((performance.now() - t0) / 1000); };
-    if (this.config.batchWindowMs > 0 && this.observations.length > 0) setTimeout(run, this.config.batchWindowMs);
-    else setImmediate(run);
-  }
+  /** Come back at `when` (a backoff ends). */
+  wakeAt(when: number): void { this.waker.later(when - this.clock.now(), () => { this.rebuildReady(); this.wake(); }); }
+  /** A tick soon (coalesced: waker.ts). */
+  wake(): void { this.waker.wake(); }
 
   private periodicDue(now: number): boolean {
     if (now - this.lastPeriodic < this.config.tickIntervalMs / 4) return false;
@@ -185,7 +174,9 @@ export class Engine {
   }
 
   /** One job's work in a savepoint: an internal error fails that job only (isolation.ts). */
-  isolated<T>(jobId: string, at: string, fn: () => T): T | null { return isolated(this, jobId, at, fn); }
+  isolated<T>(jobId: string, at: string, fn: () => T): T | null { return this.rowsShareTx ? fn() : isolated(this, jobId, at, fn); }
+  /** during a tick's first try: a row's work runs without a savepoint of its own */
+  private rowsShareTx = false;
 
   // ---- the tick ----
 
@@ -196,24 +187,33 @@ export class Engine {
     this.observations = [];
     const handles = this.handles; this.handles = [];
     const at = isoNow(now);
-    try {
-      this.transact((fx) => {
-        fx.onRollback(() => { // nothing of this tick was committed: keep its inputs for the next one
-          this.observations.unshift(...obs); this.handles.unshift(...handles);
-          this.finals.rolledBack();
-        });
-        fx.afterCommit(() => this.finals.committed());
-        this.finals.claim(this.store, now);
-        for (const o of obs) this.isolated(o.jobId, at, () => applyObservation(this, o, at, now));
-        for (const h of handles) this.recordHandle(fx, h);
-        const periodic = this.periodicDue(now);
-        this.lastTickPeriodic = periodic;
-        if (periodic) {
-          this.reaperPass.pass(now, at);
-          this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
-        }
-        startWithinLimits(this, fx, at, now, periodic);
+    const periodic = this.periodicDue(now);
+    this.lastTickPeriodic = periodic;
+    const pass = () => this.transact((fx) => {
+      fx.onRollback(() => { // nothing of this tick was committed: keep its inputs for the next one
+        this.observations.unshift(...obs); this.handles.unshift(...handles);
+        this.finals.rolledBack();
       });
+      fx.afterCommit(() => this.finals.committed());
+      this.finals.claim(this.store, now);
+      for (const o of obs) this.isolated(o.jobId, at, () => applyObservation(this, o, at, now));
+      for (const h of handles) this.recordHandle(fx, h);
+      if (periodic) {
+        this.reaperPass.pass(now, at);
+        this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
+      }
+      startWithinLimits(this, fx, at, now, periodic);
+    });
+    try {
+      // rows share the tick's transaction (no savepoint each); a bug tripped by one row rolls the tick
+      // back, and it runs again at once with a savepoint per row, so that only that row fails
+      this.rowsShareTx = true;
+      try { pass(); } catch (err) {
+        if (isStorageError(err)) throw err;
+        this.rowsShareTx = false;
+        this.observations.splice(0, obs.length); this.handles.splice(0, handles.length); // (the rollback put them back)
+        pass();
+      } finally { this.rowsShareTx = false; }
       this.storageError = null;
     } catch (err) {
       this.storageError = String(err);
@@ -224,9 +224,8 @@ export class Engine {
   publishEvents(): void { this.publisher.publish(); }
 
   private recordHandle(fx: TxEffects, h: { jobId: string; attempt: number; handle: Handle }): void {
-    this.store.setJobFields(h.jobId, h.attempt, { handle: JSON.stringify(h.handle) });
-    const job = this.store.getJob(h.jobId);
-    if (job?.status === 'running' && job.attempt === h.attempt && job.stop_reason) fx.cancel(h.handle);
+    const job = this.store.recordHandle(h.jobId, h.attempt, JSON.stringify(h.handle));
+    if (job?.status === 'running' && job.stop_reason) fx.cancel(h.handle); // a cancel came before the handle
   }
 
   // ---- slots, readiness, blockers (used by the steps in starts.ts, ends.ts, reaper.ts, control.ts) ----
@@ -250,7 +249,7 @@ export class Engine {
     const fx = this.effects();
     const slot = this.ledger.free(job.id);
     if (!slot) return;
-    giveBack(fx, this.executors.get(job.executor), job, () => { if (!this.stopped) this.wake(); });
+    giveBack(fx, this.executors.get(job.executor), job, () => this.wake());
     if (!slot.limited) this.ownQueueIdle = false;
     this.ready.unpark();
   }

@@ -5,7 +5,7 @@
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
 import type { Blocker } from '../ports.ts';
-import { allBlockers } from './gates.ts';
+import { allBlockers, lazyRun } from './gates.ts';
 
 export type { Blocker };
 
@@ -35,7 +35,7 @@ function current(eng: Engine, job: JobRow): Blocker[] {
   const ex = eng.executors.get(job.executor);
   if (job.status === 'running') return ex?.explain?.(job.id, job.handle ? JSON.parse(job.handle) : null) ?? [];
   if (job.status !== 'queued') return [];
-  const out = allBlockers(eng.gateView(eng.clock.now()), job, store.getRun(job.run_id));
+  const out = allBlockers(eng.gateView(eng.clock.now()), job, lazyRun(store, job.run_id));
   for (const b of ex?.explain?.(job.id, null) ?? []) out.push(b);
   for (const source of eng.blockers.sources) out.push(...source(job));
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });

@@ -17,8 +17,8 @@ export interface GateView {
   now: number;
 }
 
-/** `run` is the job's run, read once per job by the caller. `fail`: the job can never start here. */
-export type Gate = (v: GateView, job: JobRow, run: RunRow | null) => (Blocker & { fail?: boolean }) | null;
+/** `run()` reads the job's run (once, on first use: most jobs are decided before a gate needs it). `fail`: the job can never start here. */
+export type Gate = (v: GateView, job: JobRow, run: () => RunRow | null) => (Blocker & { fail?: boolean }) | null;
 
 export const agentOnly: Gate = (_v, job) => job.executor !== 'agent' ? null
   : { code: 'agent_only', message: "executor 'agent': waits for a remote `drover agent` to claim it" };
@@ -46,7 +46,9 @@ export const executorSlots: Gate = (v, job) => {
 };
 
 /** schedule `overlap: queue`: a run waits until the previous scheduled run (named in its trigger) has ended. */
-export const previousRun: Gate = (v, _job, run) => {
+export const previousRun: Gate = (v, job, runOf) => {
+  if (!v.catalog.factsOf(job.run_id).trigger.includes('"after"')) return null; // (no read of the run for the common case)
+  const run = runOf();
   if (!run || run.status !== 'queued' || !run.trigger.includes('"after"')) return null;
   const after = (JSON.parse(run.trigger) as { after?: unknown }).after;
   const prev = typeof after === 'string' ? v.store.getRun(after) : null;
@@ -55,13 +57,21 @@ export const previousRun: Gate = (v, _job, run) => {
 };
 
 /** `concurrency: N` in a spec: a run that has not started waits while N runs of its pipeline run. */
-export const pipelineConcurrency: Gate = (v, _job, run) => {
-  if (!run || run.status !== 'queued') return null;
-  const limit = v.catalog.spec(run.pipeline, run.pipeline_version).concurrency;
+export const pipelineConcurrency: Gate = (v, job, runOf) => {
+  const facts = v.catalog.factsOf(job.run_id);
+  const limit = v.catalog.spec(facts.pipeline, facts.version).concurrency;
   if (!limit) return null;
+  const run = runOf();
+  if (!run || run.status !== 'queued') return null;
   const running = v.store.countRunsWithStatus(run.pipeline, 'running');
   return running < limit ? null : { code: 'pipeline_concurrency', message: `pipeline '${run.pipeline}' allows ${limit} run(s) at once and ${running} are running`, limit, running };
 };
+
+/** The job's run, read on first use only. */
+export function lazyRun(store: Pick<Store, 'getRun'>, runId: string): () => RunRow | null {
+  let run: RunRow | null | undefined;
+  return () => (run === undefined ? (run = store.getRun(runId)) : run);
+}
 
 /** The order the scheduler asks them in: cheap checks of memory first, reads of other rows last. */
 export const GATES: Gate[] = [agentOnly, executorMissing, groupPaused, backoff, executorSlots, maxParallel, previousRun, pipelineConcurrency];
@@ -70,7 +80,7 @@ export const GATES: Gate[] = [agentOnly, executorMissing, groupPaused, backoff, 
 export const NOTED = new Set<Gate>([previousRun, pipelineConcurrency]);
 
 /** The first gate that refuses the job, or null: it may start (executor admission aside). */
-export function firstBlocker(v: GateView, job: JobRow, run: RunRow | null, gates: Gate[] = GATES): { gate: Gate; blocker: Blocker & { fail?: boolean } } | null {
+export function firstBlocker(v: GateView, job: JobRow, run: () => RunRow | null, gates: Gate[] = GATES): { gate: Gate; blocker: Blocker & { fail?: boolean } } | null {
   for (const gate of gates) {
     const blocker = gate(v, job, run);
     if (blocker) return { gate, blocker };
@@ -79,7 +89,7 @@ export function firstBlocker(v: GateView, job: JobRow, run: RunRow | null, gates
 }
 
 /** Every gate that refuses the job (for `why`). */
-export function allBlockers(v: GateView, job: JobRow, run: RunRow | null): Blocker[] {
+export function allBlockers(v: GateView, job: JobRow, run: () => RunRow | null): Blocker[] {
   const out: Blocker[] = [];
   for (const gate of GATES) {
     const b = gate(v, job, run);

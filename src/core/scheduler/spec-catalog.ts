@@ -6,7 +6,7 @@ import { validateSpec, type PipelineSpec, type JobSpec } from '../spec/index.ts'
 import type { Store, Handle } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 
-interface RunFacts { dir: string; pipeline: string; version: number }
+export interface RunFacts { dir: string; pipeline: string; version: number; trigger: string }
 
 export class SpecCatalog {
   private specs = new Map<string, PipelineSpec>();
@@ -49,12 +49,13 @@ export class SpecCatalog {
     return job.handle ? JSON.parse(job.handle) : { executor: job.executor, dir: this.jobDir(job), commandCount: this.commandCount(job) };
   }
 
-  private factsOf(runId: string): RunFacts {
+  /** a run's facts that never change (read once, kept) */
+  factsOf(runId: string): RunFacts {
     let f = this.runFacts.get(runId);
     if (!f) {
       const run = this.store.getRun(runId);
       if (!run) throw new DroverError('not_found', `no run ${runId}`);
-      f = { dir: run.dir, pipeline: run.pipeline, version: run.pipeline_version };
+      f = { dir: run.dir, pipeline: run.pipeline, version: run.pipeline_version, trigger: run.trigger };
       if (this.runFacts.size >= 10_000) this.runFacts.clear();
       this.runFacts.set(runId, f);
     }

@@ -5,7 +5,7 @@ import { mergeInputs, type MergePolicy } from './outputs.ts';
 import { prepareJob, writeJobFiles, PrepareFailure } from './prepare.ts';
 import { needsDoc } from './needs.ts';
 import { rollUpStage } from './rollup.ts';
-import { firstBlocker, groupPaused, maxParallel, GATES, NOTED, type Gate } from './gates.ts';
+import { firstBlocker, groupPaused, maxParallel, lazyRun, GATES, NOTED, type Gate } from './gates.ts';
 import type { Admission, Blocker } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { Engine } from './engine.ts';
@@ -27,8 +27,7 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now);
     let started: Start | null | 'none' = 'none';
     for (const j of candidatesOf(eng, groupId, candidates, now)) {
-      const run = eng.store.getRun(j.run_id);
-      const refused = firstBlocker(view, j, run, JOB_GATES);
+      const refused = firstBlocker(view, j, lazyRun(eng.store, j.run_id), JOB_GATES);
       if (refused) {
         if (refused.blocker.fail) { started = failQueued(eng, j, refused.blocker, at); break; }
         if (NOTED.has(refused.gate)) eng.blockers.note(j, at, refused.blocker);
@@ -136,7 +135,7 @@ function noteLimitBlockers(eng: Engine, at: string, now: number): void {
   for (const groupId of eng.ready.groups()) {
     const head = eng.store.nextQueued(groupId, 1, now)[0];
     if (!head) continue;
-    const b = maxParallel(view, head, null);
+    const b = maxParallel(view, head, () => null);
     // signed by the limit alone: a history entry per change of the running count would be noise
     if (b) eng.blockers.note(head, at, b, `max_parallel:${eng.config.maxParallel}`);
   }

@@ -23,6 +23,7 @@ export class StatusPublisher {
         for (;;) {
           const evs = this.store.eventsSince(this.lastSeq, 1000);
           for (const e of evs) { this.lastSeq = e.seq; this.bus.emit('status', e); }
+          if (evs.length) this.bus.emit('status:batch', evs);
           if (evs.length < 1000) break; // (a short page is the end: no second query per commit)
         }
       } while (this.again);

@@ -23,24 +23,19 @@ export function gpusOf(job: Pick<JobRow, 'device'>): number {
   } catch { return 0; }
 }
 
-/** Record the cost of every finished attempt of the job that has none yet; idempotent. */
-export function recordJobCosts(store: Store, jobId: string): number {
-  const job = store.getJob(jobId);
-  if (!job) return 0;
-  let n = 0;
-  for (const a of store.attemptsOf(jobId)) {
-    if (!a.started_at || !a.ended_at || store.triggers.costRecorded(jobId, a.attempt)) continue;
-    const run = store.getRun(job.run_id);
-    if (!run) return n;
+/** Record the cost of every finished attempt of these jobs that has none yet (one query for all); idempotent. */
+export function recordJobCosts(store: Store, jobIds: readonly string[]): number {
+  if (jobIds.length === 0) return 0;
+  const due = store.triggers.attemptsDueCost(jobIds);
+  for (const a of due) {
     const wall = Math.max(0, (Date.parse(a.ended_at) - Date.parse(a.started_at)) / 1000);
-    const cpu = readCpuTimes(attemptDir(join(run.dir, 'jobs', job.id), a.attempt));
+    const cpu = readCpuTimes(attemptDir(join(a.run_dir, 'jobs', a.job_id), a.attempt));
     let kind = 'api';
-    try { kind = String((JSON.parse(run.trigger) as { kind?: unknown }).kind ?? 'api'); } catch { /* keep api */ }
+    try { kind = String((JSON.parse(a.trigger) as { kind?: unknown }).kind ?? 'api'); } catch { /* keep api */ }
     store.triggers.costInsert({
-      job_id: job.id, attempt: a.attempt, run_id: run.id, group_id: run.group_id, pipeline: run.pipeline, trigger_kind: kind,
-      cpu_seconds: cpu ? cpu.children_user + cpu.children_sys : null, wall_seconds: wall, gpu_seconds: wall * gpusOf(job), at: isoNow(),
+      job_id: a.job_id, attempt: a.attempt, run_id: a.run_id, group_id: a.group_id, pipeline: a.pipeline, trigger_kind: kind,
+      cpu_seconds: cpu ? cpu.children_user + cpu.children_sys : null, wall_seconds: wall, gpu_seconds: wall * gpusOf(a), at: isoNow(),
     });
-    n++;
   }
-  return n;
+  return due.length;
 }

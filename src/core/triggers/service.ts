@@ -153,7 +153,7 @@ export class TriggerService {
     const ids = [...this.costsDue];
     this.costsDue.clear();
     try {
-      this.ctx.engine.transact(() => { for (const id of ids) recordJobCosts(this.ctx.store, id); });
+      this.ctx.engine.transact(() => recordJobCosts(this.ctx.store, ids));
     } catch (err) {
       // what is not recorded now is found by the backfill at the next start
       this.ctx.log.warn('triggers: could not record job costs', { jobs: ids.length, err: String(err) });
@@ -174,7 +174,7 @@ export class TriggerService {
       const todo = this.ctx.store.triggers.attemptsWithoutCost(500);
       if (!todo.length) return;
       let n = 0;
-      this.ctx.engine.transact(() => { for (const a of new Set(todo.map((t) => t.job_id))) n += recordJobCosts(this.ctx.store, a); });
+      this.ctx.engine.transact(() => { n += recordJobCosts(this.ctx.store, [...new Set(todo.map((t) => t.job_id))]); });
       if (n === 0) return; // the rest cannot be recorded (their runs are gone)
     }
   }

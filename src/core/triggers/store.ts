@@ -29,6 +29,10 @@ export interface CostRow {
 }
 
 /** Resource use summed over finished job attempts. cpu_seconds counts attempts that reported it (local/GPU/Slurm runner). */
+export interface DueCost {
+  job_id: string; attempt: number; started_at: string; ended_at: string; device: string | null;
+  run_id: string; run_dir: string; group_id: string; pipeline: string; trigger: string;
+}
 export interface Cost { cpu_seconds: number; wall_seconds: number; gpu_seconds: number; attempts: number }
 
 export interface TriggerStore {
@@ -61,6 +65,8 @@ export interface TriggerStore {
 
   costInsert(c: CostRow): void;
   costRecorded(jobId: string, attempt: number): boolean;
+  /** the finished attempts of these jobs that have no cost row yet, with what their cost row needs */
+  attemptsDueCost(jobIds: readonly string[]): DueCost[];
   /** finished attempts with no cost row yet (after a crash lost the event that would have made it) */
   attemptsWithoutCost(limit: number): { job_id: string; attempt: number }[];
   costOfRun(runId: string): Cost;

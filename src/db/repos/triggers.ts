@@ -2,7 +2,7 @@
 // deliveries (guarded status writes, like transitions.ts), event runs, and per-attempt cost rows.
 import type { Database } from 'bun:sqlite';
 import { eventMachine, type EventStatus } from '../../core/states/index.ts';
-import type { TriggerStore, ScheduleRow, TopicEventRow, DeliveryRow, CostRow, Cost } from '../../core/triggers/store.ts';
+import type { TriggerStore, ScheduleRow, TopicEventRow, DeliveryRow, CostRow, Cost, DueCost } from '../../core/triggers/store.ts';
 import { IllegalTransition } from './transitions.ts';
 
 const DELIVERY_PATCH = ['runs', 'run_id', 'not_before', 'reason', 'message'] as const;
@@ -88,6 +88,13 @@ export class TriggerRepo implements TriggerStore {
   costInsert(c: CostRow) {
     this.p(`INSERT OR IGNORE INTO job_costs (job_id, attempt, run_id, group_id, pipeline, trigger_kind, cpu_seconds, wall_seconds, gpu_seconds, at)
       VALUES ($job_id, $attempt, $run_id, $group_id, $pipeline, $trigger_kind, $cpu_seconds, $wall_seconds, $gpu_seconds, $at)`).run(c as never);
+  }
+  attemptsDueCost(jobIds: readonly string[]) {
+    return this.p(`SELECT a.job_id, a.attempt, a.started_at, a.ended_at, j.device, r.id AS run_id, r.dir AS run_dir, r.group_id, r.pipeline, r.trigger
+      FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN runs r ON r.id = j.run_id
+      WHERE a.job_id IN (SELECT value FROM json_each(?)) AND a.started_at IS NOT NULL AND a.ended_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM job_costs c WHERE c.job_id = a.job_id AND c.attempt = a.attempt)
+      ORDER BY a.job_id, a.attempt`).all(JSON.stringify(jobIds)) as DueCost[];
   }
   costRecorded(jobId: string, attempt: number) { return !!this.p('SELECT 1 FROM job_costs WHERE job_id = ? AND attempt = ?').get(jobId, attempt); }
   attemptsWithoutCost(limit: number) {

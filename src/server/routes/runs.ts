@@ -1,4 +1,4 @@
-// /api/v1/runs: submit (dry-run, Idempotency-Key), list, show, cancel, retry, graph.
+// /api/v1/runs: submit (dry-run, Idempotency-Key), list (filters; collapse=group: one row per group), show, cancel, retry, graph.
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import { createHash } from 'node:crypto';
@@ -10,6 +10,8 @@ import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
 import { boolParam, oneOf } from '../query.ts';
 import { RUN_STATUSES } from '../../core/states/index.ts';
+
+const TRIGGER_KINDS = ['manual', 'api', 'sweep', 'schedule', 'event', 'webhook'] as const;
 
 const SubmitBody = v.strictObject({
   spec: v.optional(v.unknown()),
@@ -41,8 +43,17 @@ export function runsRoutes(d: ServerDeps) {
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
-      const page = core.reads.listRuns({ limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES), pipeline: c.req.query('pipeline'), group_id: c.req.query('group') });
-      return c.json({ items: page.items.map(runSummary), next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
+      const collapse = oneOf(c.req.query('collapse'), 'collapse', ['group'] as const) === 'group';
+      const page = core.reads.listRuns({
+        limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES),
+        pipeline: c.req.query('pipeline'), group_id: c.req.query('group'), trigger: oneOf(c.req.query('trigger'), 'trigger', TRIGGER_KINDS), collapse,
+      });
+      // collapsed: a run that stands for a group of several runs carries that group (counts per status)
+      const items = page.items.map((r) => {
+        const g = collapse ? core.reads.getGroup(r.group_id) : null;
+        return g && g.total > 1 ? { ...runSummary(r), group: core.groupView(g) } : runSummary(r);
+      });
+      return c.json({ items, next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
     })
     .get('/:id', (c) => c.json({ ...core.runView(get(c.req.param('id'))), cost: core.costOfRun(c.req.param('id')) }))
     .post('/:id/cancel', (c) => { get(c.req.param('id')); const out = core.cancelRun(c.req.param('id')); audit(d.audit, c, 'cancel', c.req.param('id')); return c.json(out); })
