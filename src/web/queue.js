@@ -37,5 +37,5 @@ function allocQueues(queues) {
     h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['allocation', 'status', 'slurm id', 'node', 'age', 'jobs', 'reason'].map((t) => h('th', {}, t)))),
       h('tbody', {}, aq.allocations.length ? aq.allocations.map((a) => h('tr', { 'data-id': a.id }, h('td', {}, a.id), h('td', {}, badge(a.status)), h('td', {}, show(a.slurm_id)),
         h('td', {}, show(a.node)), h('td', {}, secs(a.age_s * 1000)), h('td', {}, String(a.jobs_run)), h('td', { class: 'wrap' }, a.message ?? a.reason ?? '')))
-        : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No allocations yet: one is submitted while jobs of the pool wait.'))))))];
+        : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No allocations yet: one is submitted while jobs of the pool wait.')))))))];
 }
