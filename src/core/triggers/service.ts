@@ -23,6 +23,8 @@ import type { LatestSpec, TriggerCtx } from './context.ts';
 const MAX_WAIT_MS = 1_000;
 const RECOVER_EVERY_MS = 5_000;
 const TERMINAL_RUN = new Set(['succeeded', 'failed', 'canceled']);
+/** how long ended jobs' costs gather before they are written together (a run's end flushes at once) */
+const COST_BATCH_MS = 200;
 
 export interface TriggerServiceDeps { engine: Engine; bus: Bus; log: Logger; clock?: Clock; secrets?: SecretSource }
 
@@ -37,7 +39,7 @@ export class TriggerService {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private soon: ReturnType<typeof setImmediate> | null = null;
   private costsDue = new Set<string>();
-  private costsSoon: ReturnType<typeof setImmediate> | null = null;
+  private costsSoon: ReturnType<typeof setTimeout> | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastRecover = 0;
   private stopped = false;
@@ -128,7 +130,8 @@ export class TriggerService {
     try {
       if (e.kind === 'job' && e.status !== 'running') {
         this.costsDue.add(e.id);
-        this.costsSoon ??= setImmediate(() => this.recordCosts());
+        // gathered for a short while: one transaction for many ends (not one commit per job at a high job rate)
+        this.costsSoon ??= setTimeout(() => this.recordCosts(), COST_BATCH_MS);
       } else if (e.kind === 'run' && TERMINAL_RUN.has(e.status)) {
         // its jobs' end events came first: their costs are in before anyone can read the ended run
         this.flushCosts();
@@ -143,7 +146,7 @@ export class TriggerService {
   /** Record the batched costs now instead of at the next turn of the event loop. */
   private flushCosts(): void {
     if (!this.costsSoon) return;
-    clearImmediate(this.costsSoon);
+    clearTimeout(this.costsSoon);
     this.recordCosts();
   }
 
