@@ -49,7 +49,8 @@ export interface RunStore {
   countRunsWithStatus(pipeline: string, status: string): number;
   retriesUsedByRun(runId: string): number;
   runHasActiveStages(runId: string): boolean;
-  nextQueued(groupId: string, limit: number, nowMs: number): JobRow[];
+  /** `executors`: only jobs of these (max_parallel is reached: only ownQueue executors' jobs may start) */
+  nextQueued(groupId: string, limit: number, nowMs: number, executors?: readonly string[]): JobRow[];
   queuedGroups(): { id: string; priority: number; status: string }[];
   jobsWithStatus(status: string): JobRow[];
   jobCountsByGroup(): { group_id: string; status: string; n: number }[];

@@ -187,7 +187,10 @@ export class SqliteStore implements Store {
   }
 
   // scheduling
-  nextQueued(groupId: string, limit: number, nowMs: number) {
+  nextQueued(groupId: string, limit: number, nowMs: number, executors?: readonly string[]) {
+    if (executors) {
+      return this.p(`SELECT * FROM jobs WHERE status = 'queued' AND group_id = ? AND (backoff_until IS NULL OR backoff_until <= ?) AND executor IN (SELECT value FROM json_each(?)) ORDER BY priority DESC, seq LIMIT ?`).all(groupId, nowMs, JSON.stringify(executors), limit) as JobRow[];
+    }
     return this.p(`SELECT * FROM jobs WHERE status = 'queued' AND group_id = ? AND (backoff_until IS NULL OR backoff_until <= ?) ORDER BY priority DESC, seq LIMIT ?`).all(groupId, nowMs, limit) as JobRow[];
   }
   queuedGroups() {

@@ -234,6 +234,7 @@ export class Engine {
   limited(executor: string): boolean { return !this.executors.get(executor)?.capabilities.ownQueue; }
   slots(executor: string): number { return this.slotCount.get(executor) ?? 0; }
 
+  ownQueueExecutors(): string[] { return [...this.executors].filter(([, ex]) => ex.capabilities.ownQueue).map(([n]) => n); }
   ownQueueRoom(): boolean {
     for (const [name, ex] of this.executors) if (ex.capabilities.ownQueue && this.ledger.running(name) < this.slots(name)) return true;
     return false;

@@ -24,9 +24,11 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     const groupId = ready.pick();
     if (!groupId) break;
     if (eng.store.getGroup(groupId)?.status !== 'running') { ready.drop(groupId); continue; } // paused or ended
-    const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now);
+    // max_parallel reached: only jobs of ownQueue executors (Slurm) may start, so read only those
+    const only = ledger.limited >= config.maxParallel ? eng.ownQueueExecutors() : undefined;
+    const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now, only);
     let started: Start | null | 'none' = 'none';
-    for (const j of candidatesOf(eng, groupId, candidates, now)) {
+    for (const j of candidatesOf(eng, groupId, candidates, now, only)) {
       const refused = firstBlocker(view, j, lazyRun(eng.store, j.run_id), JOB_GATES);
       if (refused) {
         if (refused.blocker.fail) { started = failQueued(eng, j, refused.blocker, at); break; }
@@ -40,7 +42,7 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     }
     if (started === 'none') {
       // nothing startable now; back when a slot frees (parked) or on rebuild
-      ready.park(groupId, candidates.length ? eng.store.getGroup(groupId)?.priority ?? 0 : null);
+      ready.park(groupId, candidates.length || only ? eng.store.getGroup(groupId)?.priority ?? 0 : null); // (`only`: it may hold other jobs)
       continue;
     }
     ready.markServed(groupId); // (the group may just have ended and left the ready set)
@@ -56,9 +58,9 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
  * The queued jobs of a group to try, in order: a small window, and only when all of those were held
  * back (every GPU busy, agent-only…) a wider one, so held jobs never block the jobs queued behind them.
  */
-function* candidatesOf(eng: Engine, groupId: string, first: JobRow[], now: number): Generator<JobRow> {
+function* candidatesOf(eng: Engine, groupId: string, first: JobRow[], now: number, only?: readonly string[]): Generator<JobRow> {
   yield* first;
-  if (first.length === FIRST_WINDOW) yield* eng.store.nextQueued(groupId, 1024, now).slice(FIRST_WINDOW);
+  if (first.length === FIRST_WINDOW) yield* eng.store.nextQueued(groupId, 1024, now, only).slice(FIRST_WINDOW);
 }
 
 function failQueued(eng: Engine, job: JobRow, b: Blocker, at: string): null {

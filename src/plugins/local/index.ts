@@ -8,6 +8,7 @@ import type { Executor, ExecutorContext, Handle, Observation, PreparedJob } from
 import { readJobResult, readMarkers } from '../../runner/meta.ts';
 import { isOurRunner, killGroup } from './proc.ts';
 import { jobEnv } from '../../runner/job-env.ts';
+import { Spawner } from './spawner.ts';
 
 const scriptOf = (h: Handle) => join(h.dir, 'job.sh');
 
@@ -15,6 +16,7 @@ export interface LocalOptions { name?: string; slots?: number; watchIntervalMs?:
 
 export function createLocalExecutor({ name = 'local', slots = cpus().length, watchIntervalMs = 250 }: LocalOptions = {}) {
   let ctx: ExecutorContext | null = null;
+  let spawner: Spawner | null = null;
   const watched = new Map<string, { jobId: string; attempt: number; handle: Handle }>();
   let timer: ReturnType<typeof setInterval> | null = null;
 
@@ -40,10 +42,10 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
     async detect() { return { available: true, slots }; },
 
     async start(job: PreparedJob): Promise<Handle> {
-      const proc = Bun.spawn(['bash', job.script], { cwd: job.dir, env: jobEnv(), stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', detached: true });
+      spawner ??= new Spawner(jobEnv()); // (the environment as it is once the server has started)
+      const proc = await spawner.spawn(['bash', job.script], job.dir);
       const handle: Handle = { executor: name, dir: job.dir, commandCount: job.commandCount, pid: proc.pid };
       proc.exited.then(() => ctx?.notify(exited(job.id, job.attempt, handle)));
-      proc.unref();
       return handle;
     },
 
