@@ -34,6 +34,11 @@ import { createDroverMetrics } from './metrics/drover.ts';
 import { redactionCount } from './core/redact/redactor.ts';
 import { jsonLogger } from './log.ts';
 import type { Executor, Logger } from './core/ports.ts';
+import { AllocManager } from './core/alloc/manager.ts';
+import { allocRepo } from './db/repos/alloc.ts';
+import { createSlurmAllocBackend } from './plugins/slurm/alloc-backend.ts';
+import { parseDuration } from './core/spec/units.ts';
+import { tokenDeleted } from './ws/registry.ts';
 import pkg from '../package.json';
 
 export interface ServeOptions {
@@ -60,6 +65,23 @@ export interface ServeOptions {
   pluginOpts?: string[];
   /** --plugin-timeout: the limit of each async executor call */
   pluginTimeoutMs?: number;
+  /** --advertise-url: the URL agents in allocations reach this server at (default: the URL it listens on) */
+  advertiseUrl?: string;
+}
+
+/** argv that runs this drover again: the compiled binary itself, or bun with the entry script. */
+function selfCommand(): string[] {
+  return Bun.main.includes('$bunfs') ? [process.execPath] : [process.execPath, Bun.main];
+}
+
+/** DROVER_ALLOC_* settings of allocation queues (tests shorten them). */
+function allocSettings(env = process.env) {
+  const dur = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : parseDuration(v));
+  return {
+    backoffMs: env.DROVER_ALLOC_BACKOFF ? env.DROVER_ALLOC_BACKOFF.split(',').map((x) => parseDuration(x.trim())) : undefined,
+    connectTimeoutMs: dur(env.DROVER_ALLOC_CONNECT_TIMEOUT),
+    passIntervalMs: dur(env.DROVER_ALLOC_PASS_INTERVAL),
+  };
 }
 
 const DEFAULT_MAX_LOG_SIZE = 1024 ** 3;
@@ -188,17 +210,34 @@ export async function serve(o: ServeOptions) {
 
   const broker = new AgentBroker(engine, { leaseTtlMs: config.leaseTtlMs, maxLogSize });
   engine.queuedListeners.push(() => broker.notify());
+  // allocation queues: Slurm allocations whose agents claim their pool's jobs (core/alloc)
+  let advertised = o.advertiseUrl ?? '';
+  let alloc: AllocManager;
+  try {
+    alloc = new AllocManager({
+      engine, store: allocRepo(sqlite, (e) => log.warn('refused an illegal transition', { entity: e.entity, id: e.id, from: e.from, to: e.to })),
+      backend: createSlurmAllocBackend(), log: log.scope({ part: 'alloc' }), dir: join(o.dataDir, 'alloc'), serverUrl: () => advertised, self: selfCommand(),
+      tokens: {
+        create: (name) => { const token = newToken(); const id = newId('t'); store.insertToken({ id, name, role: 'agent', hash: hashToken(token), created_at: isoNow(), last_used_at: null }); return { id, token }; },
+        revoke: (id) => { store.deleteToken(id); tokenDeleted(id); },
+      },
+      ...Object.fromEntries(Object.entries(allocSettings()).filter(([, v]) => v !== undefined)),
+    });
+  } catch (e) { throw new DroverError('invalid_request', `DROVER_ALLOC_*: ${(e as Error).message}`); }
+  broker.claimListeners.push((agent, n) => alloc.claimed(agent, n));
   let stopping = false;
   const core = coreFacade(engine);
   const tickets = createTickets();
   const app = createApp({
     core, log, version: pkg.version, daemon: { pid: process.pid, started_at: startedAt, heartbeatAt: () => heartbeatAt }, maxBody: o.maxBody,
-    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, tickets,
+    broker, rateLimit: o.rateLimit, shuttingDown: () => stopping, triggers, secrets, audit, gc, attestor, metrics, tickets, alloc,
   });
   const hub = createHub({ core, bus, log: log.scope({ part: 'ws' }), tickets });
   const server = Bun.serve({ hostname: o.host, port: o.port, fetch: hub.fetch(app.fetch), websocket: hub.websocket, idleTimeout: 120 });
   hub.start();
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${server.port}`;
+  advertised ||= url;
+  alloc.start(); // allocations alive before a restart are re-adopted by their Slurm ids on its first pass
   const serverFile = join(o.dataDir, 'server.json');
   writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, version: pkg.version, started_at: startedAt }) + '\n', { mode: 0o600 });
   process.stderr.write(`drover ${pkg.version} listening on ${url} (data dir ${o.dataDir}; admin token in ${join(o.dataDir, 'admin.token')})\n`);
@@ -219,6 +258,7 @@ export async function serve(o: ServeOptions) {
     const t0 = Date.now();
     const overdue = setTimeout(() => { log.error('shutdown took longer than --shutdown-grace; exiting now', { grace_ms: graceMs }); process.exit(1); }, graceMs);
     broker.close();
+    alloc.stop();
     triggers.stop();
     gcTimer.stop();
     hub.stop();

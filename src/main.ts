@@ -24,6 +24,7 @@ const COMMANDS: Record<string, Entry> = {
   graph: ['print a run\'s DAG (dot, mermaid, json)', async () => (await import('./cli/graph.ts')).graphCommand],
   results: ['a sweep\'s results: one row per run (params, outputs, status; --csv, --json)', async () => (await import('./cli/results.ts')).resultsCommand],
   queue: ['show the queue, executors and daemon heartbeat', async () => (await import('./cli/queue.ts')).queueCommand],
+  alloc: ['allocation queues: Slurm allocations that run a pool\'s jobs (add, ls, log, pause, resume, rm)', async () => (await import('./cli/alloc.ts')).allocCommand],
   pipelines: ['list pipelines, or show one: schedule (next fire times), topic, webhook, cost', async () => (await import('./cli/pipelines.ts')).pipelinesCommand],
   gc: ['apply retention now (--dry-run to preview)', async () => (await import('./cli/gc.ts')).gcCommand],
   token: ['create, list or delete API tokens', async () => (await import('./cli/token.ts')).tokenCommand],

@@ -29,6 +29,7 @@ const FLAGS = {
   'shutdown-grace': { type: 'string', value: 'DUR', help: 'on SIGTERM/SIGINT: stop taking work, finish requests, flush, exit within this (default 10s; a second signal exits at once; running jobs keep running)' },
   'metrics-pipeline-labels': { type: 'boolean', help: 'add a pipeline label to the per-job metrics on /metrics (one series per pipeline name: mind the cardinality)' },
   'retention-max-age': { type: 'string', value: 'DUR', help: 'retention GC removes terminal runs older than this when their pipeline sets no max_age (default: none)' },
+  'advertise-url': { type: 'string', value: 'URL', help: 'the URL agents in allocation queues reach this server at (default: the URL it listens on)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
 
@@ -59,6 +60,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (f['shutdown-grace']) shutdownGraceMs = parseDuration(f['shutdown-grace']);
       if (f['plugin-timeout']) pluginTimeoutMs = parseDuration(f['plugin-timeout']);
     } catch (e) { throw new CliError(`drover serve: ${(e as Error).message}`); }
+    const advertiseUrl = f['advertise-url'];
+    if (advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertiseUrl)) throw new CliError(`drover serve: --advertise-url '${advertiseUrl}': expected http(s)://host:port`);
     const { serve } = await import('../bootstrap.ts');
     await serve({
       host: f.host ?? '127.0.0.1', port: int(f.port, 'port', 7070)!, dataDir,
@@ -66,6 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       maxSweep: int(f['max-sweep'], 'max-sweep', 10_000)!, killGraceMs, leaseTtlMs, rateLimit: int(f['rate-limit'], 'rate-limit'), allowNetworkFs: f['allow-network-fs'],
       maxLogSize, retentionMaxAgeMs, backstopMs, finalizeGraceMs, shutdownGraceMs, metricsPipelineLabels: f['metrics-pipeline-labels'],
       pluginsDir: f.plugins ? resolve(f.plugins) : undefined, pluginFiles: f.plugin.map((p) => resolve(p)), pluginOpts: f['plugin-opt'], pluginTimeoutMs,
+      advertiseUrl: advertiseUrl?.replace(/\/$/, ''),
     });
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {

@@ -54,6 +54,7 @@ export interface Queue {
   executors?: Record<string, Record<string, unknown>>;
   groups?: { id: string; status: string; running?: number; queued?: number }[];
   daemon?: { pid?: number; started_at?: string; heartbeat_at?: string; version?: string };
+  alloc_queues?: import('./output/alloc.ts').AllocQueueView[];
 }
 export interface Token { id: string; name?: string; role: string; token?: string; created_at?: string; [k: string]: unknown }
 

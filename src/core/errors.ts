@@ -5,7 +5,7 @@ export type ErrorCode =
   | 'invalid_spec' | 'invalid_request' | 'invalid_json' | 'workspace_escape' | 'rejected_by_validator'
   | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'illegal_transition' | 'idempotency_conflict'
   | 'payload_too_large' | 'too_many_runs' | 'storage_unavailable' | 'shutting_down' | 'unknown_executor' | 'rate_limited'
-  | 'log_incomplete'
+  | 'log_incomplete' | 'batch_system_unavailable'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -13,7 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   unknown_executor: 400, too_many_runs: 400,
   unauthorized: 401, forbidden: 403, not_found: 404,
   conflict: 409, illegal_transition: 409, idempotency_conflict: 409, log_incomplete: 409,
-  payload_too_large: 413, rate_limited: 429, storage_unavailable: 503, shutting_down: 503, internal: 500,
+  payload_too_large: 413, rate_limited: 429, storage_unavailable: 503, shutting_down: 503, batch_system_unavailable: 503, internal: 500,
 };
 
 export class DroverError extends Error {

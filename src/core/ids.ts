@@ -1,9 +1,9 @@
-// Ids: a type prefix, then a time-ordered base36 stamp and random tail (r_…, g_…, j_…, s_…).
+// Ids: a type prefix, then a time-ordered base36 stamp and random tail (r_…, g_…, j_…, s_…; q_ alloc queues, a_ allocations).
 import { randomBytes } from 'node:crypto';
 
 let last = 0;
 let counter = 0;
-export function newId(prefix: 'r' | 'g' | 'j' | 's' | 't' | 'e'): string {
+export function newId(prefix: 'r' | 'g' | 'j' | 's' | 't' | 'e' | 'q' | 'a'): string {
   const now = Date.now();
   counter = now === last ? counter + 1 : 0;
   last = now;

@@ -1,7 +1,7 @@
 // Every table as drizzle schema; status columns are typed from the state tuples in core/states.
 // The SQL that creates them is src/db/migrations/*.sql (checked in, applied at start).
 import { sqliteTable, text, integer, real, primaryKey } from 'drizzle-orm/sqlite-core';
-import { JOB_STATUSES, STAGE_STATUSES, RUN_STATUSES, GROUP_STATUSES, EVENT_STATUSES } from '../core/states/index.ts';
+import { JOB_STATUSES, STAGE_STATUSES, RUN_STATUSES, GROUP_STATUSES, EVENT_STATUSES, ALLOC_STATUSES, ALLOC_QUEUE_STATUSES } from '../core/states/index.ts';
 
 export const pipelines = sqliteTable('pipelines', {
   name: text('name').notNull(),
@@ -231,4 +231,46 @@ export const audit = sqliteTable('audit', {
   action: text('action').notNull(),
   target: text('target'),
   details: text('details'),
+});
+
+// v9: allocation queues (0009_alloc_queues.sql)
+export const allocQueues = sqliteTable('alloc_queues', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  manager: text('manager').notNull(),
+  pool: text('pool').notNull(),
+  time_ms: integer('time_ms').notNull(),
+  nodes: integer('nodes').notNull(),
+  backlog: integer('backlog').notNull(),
+  max_allocs: integer('max_allocs').notNull(),
+  idle_ms: integer('idle_ms').notNull(),
+  sbatch_args: text('sbatch_args').notNull(),
+  status: text('status', { enum: ALLOC_QUEUE_STATUSES }).notNull(),
+  reason: text('reason'),
+  failures: integer('failures').notNull().default(0),
+  backoff_until: integer('backoff_until'),
+  last_error: text('last_error'),
+  sbatch_calls: integer('sbatch_calls').notNull().default(0),
+  created_at: text('created_at').notNull(),
+  updated_at: text('updated_at').notNull(),
+});
+
+export const allocations = sqliteTable('allocations', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  id: text('id').notNull().unique(),
+  queue_id: text('queue_id').notNull(),
+  status: text('status', { enum: ALLOC_STATUSES }).notNull(),
+  slurm_id: text('slurm_id'),
+  slurm_state: text('slurm_state'),
+  node: text('node'),
+  reason: text('reason'),
+  message: text('message'),
+  token_id: text('token_id'),
+  dir: text('dir').notNull(),
+  script: text('script').notNull(),
+  jobs_run: integer('jobs_run').notNull().default(0),
+  connected_at: text('connected_at'),
+  created_at: text('created_at').notNull(),
+  started_at: text('started_at'),
+  ended_at: text('ended_at'),
 });

@@ -21,6 +21,7 @@ import { secretsRoutes } from './routes/secrets.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { gcRoutes } from './routes/gc.ts';
 import { attestationRoutes } from './routes/attestation.ts';
+import { allocRoutes } from './routes/alloc.ts';
 import { wsTicketRoutes } from './routes/ws-ticket.ts';
 import { redactAnswers } from './middleware/redact.ts';
 import { httpMetrics } from './middleware/http-metrics.ts';
@@ -74,6 +75,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   api.use('/tokens', need('admin'));
   api.on(['PUT', 'DELETE'], ['/secrets', '/secrets/*'], need('admin'));
   for (const p of ['/audit', '/audit/*', '/gc', '/gc/*']) api.use(p, need('admin'));
+  api.on(['POST', 'DELETE'], ['/alloc', '/alloc/*'], need('admin')); // a queue submits to the cluster and mints agent tokens
   api.use('*', byMethod());
   api.route('/runs', runsRoutes(d));
   api.route('/jobs', jobsRoutes(d));
@@ -86,6 +88,7 @@ export function createApp(d: ServerDeps & { triggers?: TriggerService }) {
   if (d.secrets) api.route('/secrets', secretsRoutes(d.secrets, d.audit));
   if (d.audit) api.route('/audit', auditRoutes(d.audit));
   if (d.gc) api.route('/gc', gcRoutes(d.gc, d.audit));
+  if (d.alloc) api.route('/alloc', allocRoutes(d, d.alloc));
   if (d.attestor) api.route('/runs', attestationRoutes(d, d.attestor));
   // webhooks carry a signature instead of a bearer token: mounted ahead of the api's token check
   if (d.triggers && d.secrets) app.use('/api/v1/hooks/*', redactAnswers({ secrets: d.secrets }));

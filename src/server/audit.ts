@@ -4,7 +4,7 @@ import { isoNow } from '../core/ids.ts';
 import type { AuditRepo } from '../core/secrets/types.ts';
 import type { TokenRow } from '../core/types.ts';
 
-export type AuditAction = 'submit' | 'cancel' | 'pause' | 'resume' | 'retry' | 'secret_set' | 'secret_delete' | 'token_create' | 'token_delete' | 'gc';
+export type AuditAction = 'submit' | 'cancel' | 'pause' | 'resume' | 'retry' | 'secret_set' | 'secret_delete' | 'token_create' | 'token_delete' | 'gc' | 'alloc_add' | 'alloc_pause' | 'alloc_resume' | 'alloc_rm';
 
 export function audit(repo: AuditRepo | undefined, c: Context, action: AuditAction, target: string | null, details?: Record<string, unknown>): void {
   if (!repo) return;

@@ -7,6 +7,7 @@ import type { AuditRepo } from '../core/secrets/types.ts';
 import type { GarbageCollector } from '../core/gc/collector.ts';
 import type { Attestor } from '../core/provenance/attest.ts';
 import type { DroverMetrics } from '../metrics/drover.ts';
+import type { AllocManager } from '../core/alloc/manager.ts';
 import type { Tickets } from '../ws/tickets.ts';
 
 export interface ServerDeps {
@@ -28,6 +29,8 @@ export interface ServerDeps {
   attestor?: Attestor;
   /** Prometheus metrics (rendered by GET /metrics; HTTP timings recorded by middleware) */
   metrics?: DroverMetrics;
+  /** allocation queues (routes/alloc.ts) */
+  alloc?: AllocManager;
   /** one-time WebSocket tickets (POST /ws-ticket; the hub redeems them) */
   tickets?: Tickets;
 }

@@ -31,5 +31,6 @@ export function renderMetrics(d: ServerDeps): string {
   for (const [tier, n] of Object.entries(d.core.reaperCounters())) lines.push(`drover_reaper_total{tier="${tier}"} ${n}`);
   lines.push('# HELP drover_agent_total agent protocol events', '# TYPE drover_agent_total counter');
   for (const [what, n] of Object.entries(d.broker.counters)) lines.push(`drover_agent_total{event="${what}"} ${n}`);
+  if (d.alloc) lines.push(...d.alloc.metricsLines());
   return lines.join('\n') + '\n' + (d.metrics?.render() ?? '');
 }

@@ -1,5 +1,6 @@
 // The queue page (#/queue): what runs and waits, the executors (GPUs and the jobs holding them), the
-// groups with their buttons, and the daemon's heartbeat. Repainted on every health poll (2 s).
+// groups with their buttons, allocation queues with their allocations, and the daemon's heartbeat.
+// Repainted on every health poll (2 s).
 import { h, fill, get, badge, when, secs, show, health, pollHealth, groupButtons } from './lib.js';
 
 export async function queueView() {
@@ -19,9 +20,22 @@ export async function queueView() {
         h('tbody', {}, Object.entries(q.executors || {}).map(([n, x]) => h('tr', {}, h('td', {}, n), h('td', {}, show(x.slots)), h('td', {}, show(x.used)),
           h('td', { class: 'wrap' }, x.reason && !(x.gpus || []).length ? `${x.reason}${x.detail ? `: ${x.detail}` : ''}` : '')))))),
       gpus.length ? [h('h2', {}, 'GPUs'), h('div', { class: 'scroll' }, h('table', { class: 'gpus' }, h('thead', {}, h('tr', {}, ['gpu', 'name', 'held by'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, gpus.map((g) => h('tr', {}, h('td', {}, `${g.executor}:${g.index}`), h('td', {}, show(g.name)), h('td', {}, g.job ? h('a', { href: `#/job/${g.job}` }, g.job) : 'free'))))))] : null);
+        h('tbody', {}, gpus.map((g) => h('tr', {}, h('td', {}, `${g.executor}:${g.index}`), h('td', {}, show(g.name)), h('td', {}, g.job ? h('a', { href: `#/job/${g.job}` }, g.job) : 'free'))))))] : null,
+      allocQueues(q.alloc_queues || []));
   };
   paint(health.queue ?? (await get('/queue')));
   health.listeners.add(paint);
   return { el, onStatus: (e) => { if (e.kind === 'group') pollHealth(); }, dispose: () => health.listeners.delete(paint) };
+}
+
+/** Allocation queues (pilot jobs on Slurm): each queue's shape, state and why, and its latest allocations. */
+function allocQueues(queues) {
+  if (!queues.length) return null;
+  return [h('h2', {}, 'Allocation queues'), ...queues.map((aq) => h('div', { class: 'alloc-queue', 'data-queue': aq.name },
+    h('p', {}, h('strong', {}, aq.name), ' ', badge(aq.status), h('span', { class: 'muted' }, ` pool ${aq.pool} · ${secs(aq.time_ms)} · max ${aq.max_allocs} alive, ${aq.backlog} pending · ${aq.sbatch_calls} sbatch · ${aq.jobs_run} jobs`),
+      aq.reason ? h('span', { class: 'wrap' }, ` — ${aq.reason}`) : null),
+    h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['allocation', 'status', 'slurm id', 'node', 'age', 'jobs', 'reason'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, aq.allocations.length ? aq.allocations.map((a) => h('tr', { 'data-id': a.id }, h('td', {}, a.id), h('td', {}, badge(a.status)), h('td', {}, show(a.slurm_id)),
+        h('td', {}, show(a.node)), h('td', {}, secs(a.age_s * 1000)), h('td', {}, String(a.jobs_run)), h('td', { class: 'wrap' }, a.message ?? a.reason ?? '')))
+        : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No allocations yet: one is submitted while jobs of the pool wait.')))))))];
 }

@@ -2,6 +2,7 @@
 // on each line so they can be copied; decoration that scripts don't want goes to stderr.
 import { age, dim, elapsed, kv, outline, status, table, time } from '../format.ts';
 import { resultsTable } from './results.ts';
+import { allocQueueText } from './alloc.ts';
 import type { Cost, Group, Job, Output, Page, Preview, Queue, Run, Token, Why } from '../types.ts';
 
 const w = (s: string) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -157,6 +158,7 @@ export function humanOutput(): Output {
       if (ex.length) s += 'executors:\n' + ex.map(([name, e]) => `  ${name.padEnd(8)} ${executorLine(e as Record<string, unknown>)}\n`).join('');
       if (q.groups?.length) s += 'groups:\n' + table(['ID', 'STATUS', 'RUNNING', 'QUEUED'],
         q.groups.map((g) => [g.id, status(g.status), String(g.running ?? 0), String(g.queued ?? 0)])).replace(/^(?=.)/gm, '  ');
+      if (q.alloc_queues?.length) s += 'allocation queues:\n' + q.alloc_queues.map((a) => allocQueueText(a).replace(/^(?=.)/gm, '  ')).join('');
       const d = q.daemon;
       if (d) {
         const stale = d.heartbeat_at && Date.now() - Date.parse(d.heartbeat_at) > STALE_HEARTBEAT_MS ? ' (stale: is the scheduler stuck?)' : '';

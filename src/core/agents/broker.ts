@@ -9,12 +9,32 @@ import { DroverError, isStorageError } from '../errors.ts';
 import { isoNow } from '../ids.ts';
 import type { Engine } from '../scheduler/engine.ts';
 import type { JobRow } from '../types.ts';
-import type { CommandResult, JobResult } from '../ports.ts';
+import type { CommandResult, JobResult, PreparedJob } from '../ports.ts';
 import { fileSize, formatCpuTimes, type CpuTimes } from '../../runner/meta.ts';
 import { jobSecrets, jobNeeds } from '../scheduler/prepare.ts';
 import { appendChunk, logShortfall } from './log-upload.ts';
 
-export interface ClaimRequest { agent: string; pool?: string; executors: string[]; wait_s?: number }
+export interface ClaimRequest {
+  agent: string; pool?: string; executors: string[]; wait_s?: number;
+  /** up to this many jobs in one answer (default 1) */
+  max?: number;
+  /** epoch ms when the agent's life ends (its allocation's walltime): a job whose resources.time does not fit is not handed out */
+  until?: number;
+  /** what the agent has free: the jobs handed out together fit in it (a job asking for more is not handed out) */
+  resources?: { cpus?: number; gpus?: number };
+}
+/** One job handed out: the lease, the portable script, its env (and its secrets' values, if any). */
+export interface ClaimAnswer {
+  secrets?: Record<string, string>;
+  needs?: ReturnType<typeof jobNeeds>;
+  job: { id: string; run_id: string; name: string; attempt: number; commands: number; timeout_ms: number | null | undefined; cpus: number; gpus: number };
+  lease: { token: string; expires_at: string; ttl_ms: number };
+  script: string;
+  env: Record<string, string>;
+}
+
+/** Jobs read per claim for each job asked for: others' pools and jobs that do not fit are skipped in JS. */
+const READ_FACTOR = 4;
 export interface CompleteRequest {
   lease_token: string; commands: { exit_code: number | null; started_at?: string | null; ended_at?: string | null }[]; outputs?: Record<string, string>;
   cpu?: CpuTimes;
@@ -33,7 +53,9 @@ export interface BrokerOptions {
 export class AgentBroker {
   private waiters = new Set<() => void>();
   closed = false;
-  readonly counters = { claims: 0, completions: 0, refused_completions: 0, heartbeats: 0, lease_expired: 0 };
+  readonly counters = { claims: 0, claim_requests: 0, completions: 0, refused_completions: 0, heartbeats: 0, lease_expired: 0 };
+  /** told of each claim that handed out jobs (allocation queues count the jobs of their agents) */
+  readonly claimListeners: ((agent: string, jobs: number) => void)[] = [];
 
   constructor(private eng: Engine, private o: BrokerOptions) {}
 
@@ -45,14 +67,24 @@ export class AgentBroker {
 
   close(): void { this.closed = true; this.notify(); }
 
-  async claim(req: ClaimRequest) {
+  /** One job (or null), as the protocol answers without `max`. */
+  async claim(req: ClaimRequest): Promise<ClaimAnswer | null> {
+    return (await this.claimMany({ ...req, max: 1 }))[0] ?? null;
+  }
+
+  /** Up to `req.max` jobs in one answer; an empty list after `wait_s` with no work. */
+  async claimMany(req: ClaimRequest): Promise<ClaimAnswer[]> {
+    this.counters.claim_requests++;
     const deadline = this.eng.clock.now() + Math.min((req.wait_s ?? 0) * 1000, this.o.maxWaitMs ?? 60_000);
     for (;;) {
       if (this.closed) throw new DroverError('shutting_down', 'the server is shutting down; claim again later');
       const got = this.tryClaim(req);
-      if (got) return got;
+      if (got.length) {
+        for (const l of this.claimListeners) { try { l(req.agent, got.length); } catch (err) { this.eng.log.warn('claim listener failed', { err: String(err) }); } }
+        return got;
+      }
       const left = deadline - this.eng.clock.now();
-      if (left <= 0) return null;
+      if (left <= 0) return [];
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(left, 1000));
         function done() { clearTimeout(t); resolve(); }
@@ -61,38 +93,60 @@ export class AgentBroker {
     }
   }
 
+  /**
+   * Hands out up to `max` queued jobs in ONE transaction (one commit for the batch), each in its own
+   * savepoint: a job that fails its checks or hits a bug is skipped, the others still start. Only jobs
+   * of the agent's pool (or none), whose time fits before `until` and whose cpus/gpus fit in what the
+   * agent has free (summed over the batch) are taken.
+   */
   private tryClaim(req: ClaimRequest) {
     const eng = this.eng;
     const now = eng.clock.now();
     const at = isoNow(now);
+    const max = Math.max(1, Math.floor(req.max ?? 1));
     const executors = req.executors.length ? req.executors : ['agent'];
-    for (const job of eng.store.queuedForAgent(executors, now, 32)) {
-      const pool = eng.catalog.jobSpecOf(job).pool;
-      if (pool && pool !== req.pool) continue;
-      const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
-      let started;
-      try {
-        started = eng.transact(() => eng.startOne(job, at, now, lease));
-      } catch (err) {
-        if (isStorageError(err)) throw err;
-        eng.log.error('claim failed for one job', { jobId: job.id, err: String(err) });
-        continue;
+    const free = { cpus: req.resources?.cpus ?? Infinity, gpus: req.resources?.gpus ?? Infinity };
+    const out: ClaimAnswer[] = [];
+    const candidates = eng.store.queuedForAgent(executors, now, Math.max(32, max * READ_FACTOR));
+    if (!candidates.length) return out;
+    eng.transact(() => {
+      for (const job of candidates) {
+        if (out.length >= max) break;
+        const spec = eng.catalog.jobSpecOf(job);
+        if (spec.pool && spec.pool !== req.pool) continue;
+        if (!fitsBefore(spec.resources.time_ms, now, req.until)) continue;
+        const cpus = spec.resources.cpus ?? 1, gpus = spec.resources.gpus ?? 0;
+        if (cpus > free.cpus || gpus > free.gpus) continue;
+        const lease = { token: `lease_${randomBytes(18).toString('base64url')}`, expiresAt: now + this.o.leaseTtlMs };
+        let started;
+        try {
+          started = eng.transact(() => eng.startOne(job, at, now, lease));
+        } catch (err) {
+          if (isStorageError(err)) throw err;
+          eng.log.error('claim failed for one job', { jobId: job.id, err: String(err) });
+          continue;
+        }
+        if (!started) continue; // lost the race, or the job failed its checks
+        free.cpus -= cpus; free.gpus -= gpus;
+        out.push(this.answer(job, started.prepared, lease, { cpus, gpus }));
       }
-      if (!started) continue; // lost the race, or the job failed its checks
-      this.counters.claims++;
-      // the job's secrets travel in this answer only: the agent writes them to a 0600 file that job.sh
-      // sources and deletes, and redacts them from the logs it uploads (never in the script or env)
-      const secrets = jobSecrets(started.prepared);
-      return {
-        ...(secrets ? { secrets } : {}),
-        needs: jobNeeds(started.prepared), // the agent writes it to $DROVER_NEEDS before the script starts
-        job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: started.prepared.commandCount, timeout_ms: started.prepared.timeoutMs },
-        lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
-        script: started.prepared.scriptText!,
-        env: { DROVER_RUN_ID: job.run_id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) },
-      };
-    }
-    return null;
+    });
+    this.counters.claims += out.length;
+    return out;
+  }
+
+  private answer(job: JobRow, prepared: PreparedJob, lease: { token: string; expiresAt: number }, res: { cpus: number; gpus: number }): ClaimAnswer {
+    // the job's secrets travel in this answer only: the agent writes them to a 0600 file that job.sh
+    // sources and deletes, and redacts them from the logs it uploads (never in the script or env)
+    const secrets = jobSecrets(prepared);
+    return {
+      ...(secrets ? { secrets } : {}),
+      needs: jobNeeds(prepared), // the agent writes it to $DROVER_NEEDS before the script starts
+      job: { id: job.id, run_id: job.run_id, name: job.name, attempt: job.attempt, commands: prepared.commandCount, timeout_ms: prepared.timeoutMs, ...res },
+      lease: { token: lease.token, expires_at: isoNow(lease.expiresAt), ttl_ms: this.o.leaseTtlMs },
+      script: prepared.scriptText!,
+      env: { DROVER_RUN_ID: job.run_id, DROVER_JOB_ID: job.id, DROVER_ATTEMPT: String(job.attempt) },
+    };
   }
 
   /** The job if `token` is its current lease, else a 409 that says what happened. */
@@ -165,4 +219,9 @@ export class AgentBroker {
     }
     return { rc, commands, outputs: req.outputs ?? {}, ...(req.failure ? { refused: req.failure } : {}) };
   }
+}
+
+/** A job with a time limit fits when it would end before `until`; one without a limit always fits. */
+export function fitsBefore(timeMs: number | undefined, now: number, until: number | undefined): boolean {
+  return until === undefined || timeMs === undefined || now + timeMs <= until;
 }

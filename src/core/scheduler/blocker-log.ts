@@ -6,6 +6,8 @@ import type { TxEffects } from './tx-effects.ts';
 
 export class BlockerLog {
   private readonly lastSig = new Map<string, string>();
+  /** more current blockers of a queued job for `why`, from parts outside the scheduler (allocation queues) */
+  readonly sources: ((job: JobRow) => Blocker[])[] = [];
   constructor(private readonly store: Pick<Store, 'addBlockers'>, private readonly effects: () => TxEffects) {}
 
   /** Record `blocker` unless the last one recorded for the job had the same `sig` (default: the blocker itself). */

@@ -37,6 +37,7 @@ function current(eng: Engine, job: JobRow): Blocker[] {
   if (job.status !== 'queued') return [];
   const out = allBlockers(eng.gateView(eng.clock.now()), job, lazyRun(store, job.run_id));
   for (const b of ex?.explain?.(job.id, null) ?? []) out.push(b);
+  for (const source of eng.blockers.sources) out.push(...source(job));
   if (out.length === 0) out.push({ code: 'waiting_for_turn', message: 'ready; starts on the next scheduler pass (priority, then round-robin across groups)' });
   return out;
 }

@@ -4,3 +4,4 @@ export * from './run.ts';
 export * from './group.ts';
 export { makeMachine, type Transitions } from './machine.ts';
 export * from './event.ts';
+export * from './alloc.ts';

@@ -2,7 +2,7 @@
 // wall-clock limit per call; a scrubbed environment; every call and failure counted for /metrics.
 // The binaries are looked up in `path` (DROVER_SLURM_PATH, default PATH), which is not the PATH the
 // jobs get: sbatch passes the server's (scrubbed) environment on to the job as Slurm does by default.
-export type SlurmCommand = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'scontrol';
+export type SlurmCommand = 'sbatch' | 'squeue' | 'sacct' | 'scancel' | 'scontrol' | 'sinfo';
 
 export interface CallResult {
   ok: boolean; code: number | null; stdout: string; stderr: string;

@@ -6,12 +6,19 @@ import { DroverError } from '../../core/errors.ts';
 import type { AgentBroker } from '../../core/agents/broker.ts';
 import { readBody, check } from '../body.ts';
 
+/** the most jobs one claim may ask for */
+const MAX_CLAIM = 256;
+
 const Claim = v.strictObject({
   agent: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
   pool: v.optional(v.string()),
   executors: v.optional(v.array(v.string()), ['agent']),
   resources: v.optional(v.strictObject({ cpus: v.optional(v.number()), gpus: v.optional(v.number()) })),
   wait_s: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(60)), 0),
+  /** up to this many jobs at once; the answer is then {items: [...]} */
+  max: v.optional(v.pipe(v.number(), v.integer('max: must be an integer'), v.minValue(1, 'max: at least 1'), v.maxValue(MAX_CLAIM, `max: at most ${MAX_CLAIM}`))),
+  /** epoch ms when the agent's life ends: jobs whose resources.time does not fit are not handed out */
+  until: v.optional(v.pipe(v.number(), v.integer('until: epoch milliseconds'), v.minValue(0, 'until: epoch milliseconds'))),
 });
 const Heartbeat = v.strictObject({ lease_token: v.string(), progress: v.optional(v.unknown()) });
 const Seconds = v.pipe(v.number(), v.minValue(0), v.maxValue(1e9));
@@ -36,8 +43,12 @@ function intQuery(value: string | undefined, name: string): number {
 export function agentClaimRoutes(broker: AgentBroker) {
   return new Hono().post('/claim', async (c) => {
     const body = check(Claim, await readBody(c));
-    const got = await broker.claim(body);
-    return got ? c.json(got) : c.body(null, 204);
+    if (body.max === undefined) {
+      const got = await broker.claim(body);
+      return got ? c.json(got) : c.body(null, 204);
+    }
+    const items = await broker.claimMany(body);
+    return items.length ? c.json({ items }) : c.body(null, 204);
   });
 }
 

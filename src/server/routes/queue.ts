@@ -24,6 +24,8 @@ export function queueSnapshot(d: ServerDeps) {
     max_parallel: load.maxParallel, running: load.running, queued, executors, groups: [...groups.values()],
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
     storage: load.storageError ? { ok: false, error: load.storageError } : { ok: true },
+    // allocation queues with their latest allocations (pending/running/ended, Slurm id, node, age, jobs run)
+    alloc_queues: d.alloc ? d.alloc.list(10) : [],
   };
 }
 
