@@ -4,9 +4,7 @@
 // a sweep out as job arrays, and (3) one `sbatch --wrap` per job from a shell loop. Reports wall time
 // (POST/first sbatch → all done), sbatch calls and jobs/s. Not a test; needs tests/cluster/start.sh.
 // The cluster may be shared: BENCH_ALLOC_WAYS=alloc,array,loop picks the ways to run.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { withServer, now, round, sleep, removeRoots, droverCommand } from './lib.ts';
+import { withServer, now, round, sleep, removeRoots, droverCommand, loadClusterEnv, sh } from './lib.ts';
 
 const N = Number(process.argv[2] ?? 2000) || 2000;
 const ALLOCS = Number(process.env.BENCH_ALLOC_ALLOCS ?? 2);
@@ -15,15 +13,7 @@ const WAYS = (process.env.BENCH_ALLOC_WAYS ?? 'alloc,array,loop').split(',');
 const TIMEOUT_MS = Number(process.env.BENCH_SLURM_TIMEOUT_MS ?? 1_800_000);
 const CMD = 'sleep 0.1';
 
-if (!process.env.SLURM_CONF) {
-  const f = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
-  if (existsSync(f)) for (const m of readFileSync(f, 'utf8').matchAll(/^export ([A-Z_]+)=(\S*)$/gm)) process.env[m[1]!] = m[2]!.replace(/^'|'$/g, '');
-}
-function sh(cmd: string[]): string {
-  const p = Bun.spawnSync(cmd, { env: process.env as Record<string, string> });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(' ')}: ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
+loadClusterEnv();
 const metric = (text: string, line: RegExp) => Number(text.split('\n').find((l) => line.test(l))?.split(' ').pop() ?? NaN);
 
 interface Row { way: string; ok: string; wallS: number; sbatch: number; jobsPerS: number; note: string }

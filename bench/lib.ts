@@ -163,3 +163,17 @@ export function spread<T>(samples: T[], key: (t: T) => number | null | undefined
   if (v.length < 2) return '';
   return `${round(Math.min(...v), d)}–${round(Math.max(...v), d)}`;
 }
+
+/** The Slurm test cluster's environment (tests/cluster/start.sh's env.sh) when the shell did not source it. */
+export function loadClusterEnv(): void {
+  if (process.env.SLURM_CONF) return;
+  const f = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
+  if (existsSync(f)) for (const m of readFileSync(f, 'utf8').matchAll(/^export ([A-Z_]+)=(\S*)$/gm)) process.env[m[1]!] = m[2]!.replace(/^'|'$/g, '');
+}
+
+/** Run a command (argv, no shell); its stdout, or an error with its stderr. */
+export function sh(cmd: string[]): string {
+  const p = Bun.spawnSync(cmd, { env: process.env as Record<string, string> });
+  if (p.exitCode !== 0) throw new Error(`${cmd.join(' ')}: ${p.stderr.toString().trim()}`);
+  return p.stdout.toString();
+}

@@ -4,24 +4,14 @@
 // all done) and the Slurm client calls drover made (from /metrics). Not a test; needs the cluster of
 // tests/cluster/start.sh (SLURM_CONF set, or $DROVER_CLUSTER_DIR/env.sh). Exits 1 when a target is missed:
 // one sbatch for the sweep, squeue calls per minute independent of N, wall time no worse than the loop.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { withServer, now, round, sleep, removeRoots, sweepSpec } from './lib.ts';
+import { withServer, now, round, sleep, removeRoots, sweepSpec, loadClusterEnv, sh } from './lib.ts';
 
 const N = Number(process.argv[2] ?? 500) || 500;
 const ROUNDS = Math.max(1, Number(process.env.BENCH_SLURM_ROUNDS ?? 1) || 1);
 const TIMEOUT_MS = Number(process.env.BENCH_SLURM_TIMEOUT_MS ?? 900_000);
 
-if (!process.env.SLURM_CONF) {
-  const f = join(process.env.DROVER_CLUSTER_DIR ?? '/tmp/drover-test-cluster', 'env.sh');
-  if (existsSync(f)) for (const m of readFileSync(f, 'utf8').matchAll(/^export ([A-Z_]+)=(\S*)$/gm)) process.env[m[1]!] = m[2]!.replace(/^'|'$/g, '');
-}
+loadClusterEnv();
 
-function sh(cmd: string[]): string {
-  const p = Bun.spawnSync(cmd, { env: process.env as Record<string, string> });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(' ')}: ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
 
 const metricOf = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(name + ' '))?.split(' ')[1] ?? NaN);
 
