@@ -33,6 +33,11 @@ export interface Claim {
   needs?: NeedsDoc;
 }
 
+/** Set once this agent got SIGTERM (its allocation or its host is going away). */
+export const agentStatus = { terminating: false };
+/** Exit codes of a job killed by a signal (TERM recorded by the runner, or KILL). */
+const KILLED = new Set([143, 137]);
+
 /** What the spool keeps of a claim (claim.json): enough to finish the job after a restart, no secret. */
 interface Kept { job: Claim['job']; lease: Claim['lease']; secrets: boolean }
 const CLAIM_FILE = 'claim.json';
@@ -140,6 +145,14 @@ async function supervise(api: AgentApi, kept: Kept, dir: string, proc: { pid: nu
   if (copier) await copier.drain(); // the rest of raw/, redacted, into logs/; raw/ and .secrets removed
   // read the end first: a log the job replaced with a link becomes a warning line, which is what ships
   const result = readJobResult(dir, job.commands);
+  if (agentStatus.terminating && !stopping && (result.rc === null || KILLED.has(result.rc))) {
+    // killed together with this agent (scancel or the walltime of its allocation, a host going down): not
+    // the job's own failure. No completion: its lease runs out, it is `lost`, and retries.lost runs it again.
+    log(`job ${job.id}: ended by a signal while this agent is stopping; leaving it to its lease (lost, then retried)`);
+    clearInterval(beat);
+    rmSync(join(dir, CLAIM_FILE), { force: true });
+    return;
+  }
   await ship();
   for (const k of Object.keys(result.outputs)) result.outputs[k] = redactor.redactString(result.outputs[k]!);
   const cpu = readCpuTimes(dir) ?? undefined;

@@ -11,7 +11,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, parseArgs, flagHelp } from './args.ts';
 import { agentApi } from '../agent/api.ts';
-import { runClaim, resumeSpool, backoff, type Claim } from '../agent/runner.ts';
+import { runClaim, resumeSpool, backoff, agentStatus, type Claim } from '../agent/runner.ts';
 import { parseDuration } from '../core/spec/units.ts';
 
 const FLAGS = {
@@ -76,7 +76,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     const q: Promise<void> = p.finally(() => { running.delete(q); lastBusy = Date.now(); });
     running.set(q, cpus);
   };
-  process.on('SIGTERM', () => { stopping = true; log('SIGTERM: no new claims; finishing running jobs'); });
+  process.on('SIGTERM', () => { stopping = true; agentStatus.terminating = true; log('SIGTERM: no new claims; finishing running jobs'); });
   process.on('SIGINT', () => { stopping = true; });
   log(`claiming ${executors.join(',')} jobs${f.pool ? ` of pool ${f.pool}` : ''} from ${server}, ${slots} slot(s)${until ? `, until ${new Date(until).toISOString()}` : ''}${idleMs !== null ? `, exiting after ${idleMs} ms idle` : ''}, in ${workDir}`);
   // jobs a previous agent on this --work-dir left running or unfinished: see them to their completion
