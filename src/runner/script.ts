@@ -80,8 +80,12 @@ export function renderScript(s: ScriptInput): string {
     '__drover_cmd() {',
     '  [ -z "$__T" ] || __drover_stop 143',
     '  local s=${EPOCHREALTIME/,/.}',
-    `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/${logs}/$1.log" 2>&1 </dev/null`,
-    '  local c=$?',
+    // in the background and waited for, so a TERM to the runner runs its trap at once, and the trap's
+    // TERM reaches the command even where the batch system signalled only the runner
+    `  ( umask ${(s.umask ?? 0o022).toString(8).padStart(4, '0')}; eval "$2" ) >>"$__D/${logs}/$1.log" 2>&1 </dev/null &`,
+    '  local p=$! c',
+    '  wait "$p"; c=$?',
+    '  while [ -n "$__T" ] && kill -0 "$p" 2>/dev/null; do kill -TERM "$p" 2>/dev/null; wait "$p"; c=$?; done',
     '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$s" "${EPOCHREALTIME/,/.}" >"$__D/meta/$1.json"',
     '  [ -z "$__T" ] || __drover_stop $((c ? c : 143))',
     '  return $c',
