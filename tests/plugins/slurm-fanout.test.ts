@@ -1,4 +1,4 @@
-// Fan-in on the REAL Slurm test cluster (../shared/slurm/start.sh): a job-level matrix submitted to
+// Fan-in on the REAL Slurm test cluster (tests/cluster/start.sh, which `npm test` runs): a job-level matrix submitted to
 // Slurm, then a merge job (also on Slurm) that reads every point from $DROVER_NEEDS, all in the run's
 // shared work dir. DROVER_TEST_SKIP_SLURM=1 skips it on purpose; without a cluster it fails, loudly.
 import { test, expect, afterAll } from 'bun:test';

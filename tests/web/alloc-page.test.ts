@@ -10,6 +10,7 @@ import { openBrowser, browserTest, SKIP_BROWSER, login, waitText, type Browser }
 /** `alloc add` asks the real Slurm (sbatch --test-only): skipped with the other real-Slurm tests */
 const SKIP = SKIP_BROWSER || process.env.DROVER_TEST_SKIP_SLURM === '1';
 const pageTest = process.env.DROVER_TEST_SKIP_SLURM === '1' ? test.skip : browserTest;
+if (process.env.DROVER_TEST_SKIP_SLURM === '1') console.warn('[alloc-page.test] DROVER_TEST_SKIP_SLURM=1: the allocation-queue page test is skipped ON PURPOSE');
 
 let s: TestServer;
 let b: Browser;
