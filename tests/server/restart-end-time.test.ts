@@ -14,6 +14,8 @@ test('ended_at of a job that exited during an outage is the runner\'s, not the r
   const out = await s1.submit(oneStage('end-time', ['sleep 1; echo done'], { workspace: s1.root }));
   const jobId = out.run.stages[0].jobs[0].id;
   const job = await waitFor(async () => { const j = (await s1.api('GET', `/jobs/${jobId}`)).body; return j.status === 'running' && j; }, { what: 'the job to run' });
+  // 'running' is committed before the spawn: kill only once the runner has really started
+  await waitFor(() => { try { return readFileSync(join(job.dir, 'job.out'), 'utf8').includes('__DROVER_PID='); } catch { return false; } }, { what: 'the runner to start' });
   s1.kill9();
   await s1.proc.exited;
   const meta = join(job.dir, 'meta', '0.json');
