@@ -74,6 +74,9 @@ export interface RunStore {
   /** record an executor's handle; answers the job's status and stop reason (null: not that attempt any more) */
   recordHandle(id: string, attempt: number, handle: string): { status: string; stop_reason: string | null } | null;
   eventsSince(seq: number, limit: number): StatusEvent[];
+  /** the status events committed by this process since the last call, in seq order; null when some
+   *  were not kept (read the table instead) */
+  takeCommittedEvents(): StatusEvent[] | null;
   lastEventSeq(): number;
   addBlockers(jobId: string, at: string, reasons: string): void;
   addBlockersForGroupQueued(groupId: string, at: string, reasons: string): void;
@@ -200,6 +203,12 @@ export interface Executor {
   /** Jobs go to a batch system with its own queue and limits (Slurm): they count against this
    *  executor's slots (max submitted), not the global max_parallel. */
   ownQueue?: boolean;
+  /** adopt() finds a started job from its folder alone (a pid the runner wrote, a batch id file), so the
+   *  handle start() returns may be stored with the next scheduler pass instead of one of its own. */
+  adoptsFromFolder?: boolean;
+  /** cancel() signals the job's whole process group, so a TERM reaches the command itself: the runner
+   *  may then run a job's last command in its own process (one fork less per job). */
+  signalsProcessGroup?: boolean;
   /** The host's context; the registry calls it once before detect() (plugins also get it in create()). */
   init?(ctx: ExecutorContext): void;
   detect(): Promise<Capacity>;

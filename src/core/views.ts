@@ -26,11 +26,20 @@ export function runSummary(r: RunRow) {
   };
 }
 
+/** The commands of a run's jobs (their current attempts), by job: one read for the run, not one per job. */
+export function commandsByJob(store: Pick<Store, 'commandsOfRun'>, runId: string): Map<string, CommandRow[]> {
+  const out = new Map<string, CommandRow[]>();
+  for (const c of store.commandsOfRun(runId)) {
+    const list = out.get(c.job_id);
+    if (list) list.push(c); else out.set(c.job_id, [c]);
+  }
+  return out;
+}
+
 export function runView(src: ViewSource, r: RunRow) {
   const spec = src.specOfRun(r.id);
   const jobs = src.store.jobsOfRun(r.id);
-  const commands = new Map<string, CommandRow[]>(); // (one read for the run, not one per job)
-  for (const c of src.store.commandsOfRun(r.id)) commands.set(c.job_id, [...(commands.get(c.job_id) ?? []), c]);
+  const commands = commandsByJob(src.store, r.id);
   return {
     ...runSummary(r),
     stages: src.store.stagesOfRun(r.id).map((s) => ({

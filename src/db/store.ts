@@ -7,20 +7,41 @@ import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
 import { TriggerRepo } from './repos/triggers.ts';
 import { GroupCommit } from './durability.ts';
+import { EventBuffer, type NewEvent } from './event-buffer.ts';
+import { RowCache, ListCache } from './row-cache.ts';
+import { runMachine, stageMachine, groupMachine } from '../core/states/index.ts';
 
 export class SqliteStore implements Store {
   private q: Record<string, ReturnType<Database['prepare']>> = {};
   private writeSubmission: (s: NewSubmission) => void;
   readonly transition: ReturnType<typeof transitionWriter>;
+  // live rows the scheduler reads for every job (row-cache.ts says when they are dropped)
+  private readonly runs = new RowCache<RunRow>((r) => !runMachine.isTerminal(r.status as never));
+  private readonly groups = new RowCache<GroupRow>((g) => !groupMachine.isTerminal(g.status as never));
+  private readonly stages = new RowCache<StageRow>((s) => !stageMachine.isTerminal(s.status as never));
+  private readonly stageLists = new ListCache<StageRow>((l) => l.some((s) => !stageMachine.isTerminal(s.status as never)));
   readonly triggers: TriggerRepo;
 
   readonly commits: GroupCommit;
+  /** the status events this process committed, for the publisher (no read-back) */
+  readonly events: EventBuffer;
 
   constructor(readonly db: Database, onIllegal: (e: IllegalTransition) => void, file = db.filename) {
     const changes = db.prepare('SELECT total_changes() AS n');
     this.commits = new GroupCommit(file, () => (changes.get() as { n: number }).n);
-    this.writeSubmission = submissionWriter(db);
-    this.transition = transitionWriter(db, onIllegal);
+    const insOne = db.prepare('INSERT INTO status_events (kind, entity_id, run_id, status, at) VALUES ($kind, $id, $run_id, $status, $at) RETURNING seq');
+    const insMany = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at)
+      SELECT value->>'kind', value->>'id', value->>'run_id', value->>'status', value->>'at' FROM json_each(?) ORDER BY key RETURNING seq`);
+    this.events = new EventBuffer((evs) => evs.length === 1
+      ? [(insOne.get(evs[0] as never) as { seq: number }).seq]
+      : (insMany.all(JSON.stringify(evs)) as { seq: number }[]).map((r) => r.seq).sort((a, b) => a - b));
+    const onEvent = (e: NewEvent) => this.events.add(e);
+    this.writeSubmission = submissionWriter(db, onEvent);
+    const write = transitionWriter(db, onIllegal, onEvent);
+    this.transition = (table, id, from, to, patch, opts) => {
+      this.forget(table, id, opts.runId);
+      return write(table, id, from, to, patch, opts);
+    };
     this.triggers = new TriggerRepo(db, onIllegal);
   }
 
@@ -28,8 +49,21 @@ export class SqliteStore implements Store {
     return (this.q[sql] ??= this.db.prepare(sql));
   }
 
+  private forget(table: string, id: string, runId: string | null | undefined): void {
+    if (table === 'runs') { this.runs.drop(id); if (runId ?? id) this.stageLists.drop(runId ?? id); }
+    else if (table === 'groups') this.groups.drop(id);
+    else if (table === 'stages') { this.stages.drop(id); if (runId) this.stageLists.drop(runId); else this.stageLists.clear(); }
+  }
+  private forgetAll(): void { this.runs.clear(); this.groups.clear(); this.stages.clear(); this.stageLists.clear(); }
+
   tx<T>(fn: () => T): T {
-    const out = this.db.transaction(fn)();
+    let out: T;
+    try {
+      out = this.events.within(() => this.db.transaction(() => { const r = fn(); this.events.flush(); return r; })());
+    } catch (err) {
+      this.forgetAll(); // a row read inside the transaction may never have been committed
+      throw err;
+    }
     this.commits.markDirty();
     return out;
   }
@@ -57,9 +91,9 @@ export class SqliteStore implements Store {
   insertSubmission(s: NewSubmission) { this.writeSubmission(s); }
 
   // single rows
-  getGroup(id: string) { return this.p('SELECT * FROM groups WHERE id = ?').get(id) as GroupRow | null; }
-  getRun(id: string) { return this.p('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | null; }
-  getStage(id: string) { return this.p('SELECT * FROM stages WHERE id = ?').get(id) as StageRow | null; }
+  getGroup(id: string) { return this.groups.get(id, () => this.p('SELECT * FROM groups WHERE id = ?').get(id) as GroupRow | null); }
+  getRun(id: string) { return this.runs.get(id, () => this.p('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | null); }
+  getStage(id: string) { return this.stages.get(id, () => this.p('SELECT * FROM stages WHERE id = ?').get(id) as StageRow | null); }
   getJob(id: string) { return this.p('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | null; }
 
   // lists (newest first, cursor = seq of the last item seen)
@@ -111,7 +145,7 @@ export class SqliteStore implements Store {
     return { items, next_cursor: more ? items[items.length - 1]!.seq : null };
   }
 
-  stagesOfRun(runId: string) { return this.p('SELECT * FROM stages WHERE run_id = ? ORDER BY idx').all(runId) as StageRow[]; }
+  stagesOfRun(runId: string) { return this.stageLists.get(runId, () => this.p('SELECT * FROM stages WHERE run_id = ? ORDER BY idx').all(runId) as StageRow[]); }
   jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
   runsOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq').all(groupId) as RunRow[]; }
@@ -200,7 +234,7 @@ export class SqliteStore implements Store {
   jobCountsByGroup() {
     return this.p(`SELECT group_id, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY group_id, status`).all() as { group_id: string; status: string; n: number }[];
   }
-  requestGroupCancel(id: string) { this.p('UPDATE groups SET cancel_requested = 1 WHERE id = ?').run(id); }
+  requestGroupCancel(id: string) { this.groups.drop(id); this.p('UPDATE groups SET cancel_requested = 1 WHERE id = ?').run(id); }
   activeGroups() { return this.p(`SELECT * FROM groups WHERE status IN ('running', 'paused') ORDER BY seq`).all() as GroupRow[]; }
   earliestBackoff(nowMs: number) {
     return (this.p(`SELECT min(backoff_until) AS t FROM jobs WHERE status = 'queued' AND backoff_until > ?`).get(nowMs) as { t: number | null }).t;
@@ -211,7 +245,7 @@ export class SqliteStore implements Store {
   }
   setJobStats(id: string, attempt: number, stats: string) { this.p('UPDATE jobs SET stats = ? WHERE id = ? AND attempt = ?').run(stats, id, attempt); }
   runningJobsOf(executor: string) { return this.p(`SELECT * FROM jobs WHERE status = 'running' AND executor = ? ORDER BY seq`).all(executor) as JobRow[]; }
-  setStageOutputs(id: string, outputs: string) { this.p('UPDATE stages SET outputs = ? WHERE id = ?').run(outputs, id); }
+  setStageOutputs(id: string, outputs: string) { this.stages.drop(id); this.stageLists.clear(); this.p('UPDATE stages SET outputs = ? WHERE id = ?').run(outputs, id); }
 
   // attempts and commands
   insertAttempt(a: AttemptRow) {
@@ -242,6 +276,12 @@ export class SqliteStore implements Store {
   // status events and blocker history
   eventsSince(seq: number, limit: number) {
     return (this.p('SELECT seq, kind, entity_id AS id, run_id, status, at FROM status_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as StatusEvent[]);
+  }
+  takeCommittedEvents() {
+    const evs = this.events.take();
+    if (!this.events.overflowed) return evs;
+    this.events.overflowed = false;
+    return null;
   }
   lastEventSeq() { return (this.p('SELECT max(seq) AS s FROM status_events').get() as { s: number | null }).s ?? 0; }
   addBlockers(jobId: string, at: string, reasons: string) {

@@ -32,6 +32,8 @@ export interface DroverMetricsOptions {
   executors: string[]; dbFile: string; version: string; pipelineLabels: boolean; sources: MetricSources;
 }
 
+/** how long job status events are gathered before their one read (a scrape reads them at once) */
+const GATHER_MS = 200;
 const seconds = (from: string | null, to: string | null) => (from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : null);
 const fileSize = (f: string) => { try { return statSync(f).size; } catch { return 0; } };
 
@@ -85,9 +87,17 @@ export function createDroverMetrics(o: DroverMetricsOptions) {
   }
 
   const counted = (e: StatusEvent) => e.kind === 'job' && (e.status === 'running' || (JOB_OUTCOMES as readonly string[]).includes(e.status));
-  /** one read for a page of status events (not one per job, plus one for its commands) */
+  // gathered for a short while (and always before a scrape): one read for many ends, not one per commit
+  let due: StatusEvent[] = [];
+  let soon: ReturnType<typeof setTimeout> | null = null;
   function onStatuses(evs: readonly StatusEvent[]): void {
-    const mine = evs.filter(counted);
+    for (const e of evs) if (counted(e)) due.push(e);
+    if (due.length && !soon) { soon = setTimeout(flush, GATHER_MS); soon.unref?.(); }
+  }
+  function flush(): void {
+    if (soon) { clearTimeout(soon); soon = null; }
+    const mine = due;
+    due = [];
     if (mine.length === 0) return;
     const jobsById = new Map(o.store.jobTimings([...new Set(mine.map((e) => e.id))]).map((j) => [j.id, j]));
     for (const e of mine) {
@@ -117,8 +127,8 @@ export function createDroverMetrics(o: DroverMetricsOptions) {
       if (report.dry_run) return;
       gcRuns.inc({}, report.runs_removed); gcBytes.inc({}, report.bytes_freed);
     },
-    render: () => r.render(),
-    stop: off,
+    render: () => { flush(); return r.render(); },
+    stop: () => { off(); if (soon) clearTimeout(soon); },
   };
 }
 

@@ -69,6 +69,8 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
 
   const executor: Executor = {
     ownQueue: !!impl.ownQueue,
+    adoptsFromFolder: !!impl.adoptsFromFolder,
+    signalsProcessGroup: !!impl.signalsProcessGroup,
     detect: () => timed('detect', () => impl.detect()),
     start: (job: PreparedJob) => timed('start', () => impl.start(job), cancelLate).then((h) => checkHandle('start', h)),
     poll: (handles) => timed('poll', () => impl.poll(handles)).then((obs) => {

@@ -29,6 +29,9 @@ export interface ScriptInput {
   commands: { run: string; allow_failure: boolean }[];
   /** the job has secrets: source and delete $__D/.secrets first, write raw/ instead of logs/ */
   secrets?: boolean;
+  /** the executor's cancel signals the whole process group (Executor.signalsProcessGroup): the last
+   *  command may then run in the runner's own shell (inlineable() says which commands may) */
+  inlineLast?: boolean;
 }
 
 const NO_SECRETS_FILE = 'echo "drover: the secrets file of this job is missing or unreadable (it is read once; a job restarted outside drover cannot read it again)" >&2; exit 126';
@@ -91,12 +94,52 @@ export function renderScript(s: ScriptInput): string {
     '  return $c',
     '}',
   );
+  const last = s.commands.length - 1;
+  const inline = !!s.inlineLast && !s.secrets && last >= 0 && inlineable(s.commands[last]!);
+  if (inline) lines.push(...inlineLast(s.umask, logs));
   if (s.secrets) lines.push(`[ "$__S" = 1 ] || { __drover_cmd 0 ${shellQuote(NO_SECRETS_FILE)}; __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
   if (s.preamble) lines.push(`printf '%s\\n' ${shellQuote(s.preamble)} >>"$__D/${logs}/0.log"`);
   s.commands.forEach((c, i) => {
+    if (inline && i === last) { lines.push(`__drover_last ${i} ${shellQuote(c.run)}`, 'exit $?', ''); return; }
     const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
     lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
   });
-  lines.push(TIMES, 'echo "__DROVER_RC=0"', 'exit 0', '');
+  if (!inline) lines.push(TIMES, 'echo "__DROVER_RC=0"', 'exit 0', '');
   return lines.join('\n');
+}
+
+/** Words that would let a command inlined into the runner's shell escape what the runner does after it
+ *  (replace the process, take its traps, trace its bookkeeping into the log): such a command runs in a
+ *  child as the others do. */
+const NOT_INLINE = /\b(exec|trap|xtrace|verbose)\b|\bset\s+[-+][a-z]*[xv]/;
+
+export function inlineable(c: { run: string; allow_failure: boolean }): boolean {
+  return !c.allow_failure && !NOT_INLINE.test(c.run);
+}
+
+/**
+ * The last command in the runner's own shell: no fork for it. Its end (however it ends: falling off
+ * the end, `exit N`, `set -e`, a TERM) runs the EXIT trap, which writes its meta, the CPU times and the
+ * exit marker, exactly as __drover_cmd and the end of the script do for a command run in a child. A TERM
+ * (the executor signals the whole process group, so a child the command waits for gets it too) exits
+ * with 143 at the next command boundary instead of being merely noted.
+ */
+function inlineLast(umask: number | undefined, logs: string): string[] {
+  return [
+    '__drover_end() {',
+    '  local c=$1',
+    '  printf \'{"exit_code":%d,"started_at":%s,"ended_at":%s}\\n\' "$c" "$__S" "${EPOCHREALTIME/,/.}" >"$__D/meta/$__I.json"',
+    '  exec >>"$__D/job.out" 2>&1',
+    `  ${TIMES}; echo "__DROVER_RC=$c"`,
+    '}',
+    '__drover_last() {',
+    '  [ -z "$__T" ] || __drover_stop 143',
+    '  __I=$1; __S=${EPOCHREALTIME/,/.}',
+    "  trap '__drover_end $?' EXIT",
+    "  trap '__T=143; exit 143' TERM",
+    `  exec >>"$__D/${logs}/$1.log" 2>&1`,
+    `  umask ${(umask ?? 0o022).toString(8).padStart(4, '0')}`,
+    '  eval "$2"',
+    '}',
+  ];
 }

@@ -8,6 +8,8 @@ export class BlockerLog {
   private readonly lastSig = new Map<string, string>();
   /** more current blockers of a queued job for `why`, from parts outside the scheduler (allocation queues) */
   readonly sources: ((job: JobRow) => Blocker[])[] = [];
+  /** jobs queued before this process started may have an open history from an earlier server */
+  private readonly since = new Date().toISOString();
   constructor(private readonly store: Pick<Store, 'addBlockers'>, private readonly effects: () => TxEffects) {}
 
   /** Record `blocker` unless the last one recorded for the job had the same `sig` (default: the blocker itself). */
@@ -20,11 +22,13 @@ export class BlockerLog {
     this.effects().onRollback(() => { if (prev === undefined) this.lastSig.delete(job.id); else this.lastSig.set(job.id, prev); });
   }
 
-  /** The job started (or left the queue): its next blocker is a change again. */
-  forget(jobId: string): void {
-    const prev = this.lastSig.get(jobId);
+  /** The job started: its history ends with an empty entry when a blocker may still be open in it (one
+   *  noted here, a retry backoff, or an earlier server's); a job that never waited gets no row. */
+  started(job: JobRow, at: string): void {
+    const prev = this.lastSig.get(job.id);
+    if (prev !== undefined || job.backoff_until !== null || (job.queued_at ?? '') < this.since) this.store.addBlockers(job.id, at, '[]');
     if (prev === undefined) return;
-    this.lastSig.delete(jobId);
-    this.effects().onRollback(() => this.lastSig.set(jobId, prev));
+    this.lastSig.delete(job.id);
+    this.effects().onRollback(() => this.lastSig.set(job.id, prev));
   }
 }

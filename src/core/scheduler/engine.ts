@@ -34,6 +34,9 @@ import { giveBack } from './reservations.ts';
 import { Waker } from './waker.ts';
 import { StatusPublisher } from './status-publisher.ts';
 import type { EngineDeps } from './engine-deps.ts';
+
+/** the longest a started job's handle waits to be stored (it rides along with the next tick) */
+const HANDLE_WAIT_MS = 50;
 export type { EngineDeps };
 
 export class Engine {
@@ -78,7 +81,12 @@ export class Engine {
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
-    const recordHandle = (h: { jobId: string; attempt: number; handle: Handle }) => { this.handles.push(h); this.wake(); };
+    // where the executor re-adopts from the job's folder, a handle waits for a tick that comes anyway (at
+    // the latest HANDLE_WAIT_MS); other executors need it stored before a crash can lose it
+    const recordHandle = (h: { jobId: string; attempt: number; handle: Handle }) => {
+      this.handles.push(h);
+      if (this.executors.get(h.handle.executor)?.adoptsFromFolder) this.waker.wakeWithin(HANDLE_WAIT_MS); else this.wake();
+    };
     const launch = { executors: d.executors, log: d.log, started: recordHandle, failed: (o: Observation) => this.deliver(o) };
     this.afterCommit = { executors: d.executors, log: d.log, killGraceMs: d.config.killGraceMs, launch, secrets: d.secrets, logGate: d.logGate, onResult: d.onResult };
     this.adoption = {
@@ -198,7 +206,9 @@ export class Engine {
       fx.afterCommit(() => this.finals.committed());
       this.finals.claim(this.store, now);
       for (const o of obs) this.isolated(o.jobId, at, () => applyObservation(this, o, at, now));
-      for (const h of handles) this.recordHandle(fx, h);
+      // (a job whose end this tick applied needs its handle no more: short jobs end before it is stored)
+      const ended = new Set(obs.filter((o) => o.state !== 'running').map((o) => `${o.jobId}:${o.attempt}`));
+      for (const h of handles) if (!ended.has(`${h.jobId}:${h.attempt}`)) this.recordHandle(fx, h);
       if (periodic) {
         this.reaperPass.pass(now, at);
         this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped

@@ -29,6 +29,8 @@ export interface PrepareContext {
   secrets?: SecretsView;
   /** what $DROVER_NEEDS holds (needs.ts); absent: {} */
   needs?: NeedsDoc;
+  /** the executor signals whole process groups: the runner may run the last command in its own shell */
+  inlineLast?: boolean;
 }
 
 /** The secret values a prepared job gets, kept beside it (never on the PreparedJob an executor sees). */
@@ -85,7 +87,7 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
   const prepared: PreparedJob = {
     id: job.id, runId: run.id, attempt: job.attempt, name: job.name, dir, script: join(dir, 'job.sh'), workdir, commandCount: commands.length,
     resources: js.resources, env, timeoutMs: js.timeout_ms ?? spec.timeout_ms ?? null, groupId: job.group_id,
-    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, root: run.workspace ? canonical(ctx.workspaceRoot) : null, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets }),
+    scriptText: renderScript({ jobId: job.id, attempt: job.attempt, dir: ctx.portable ? null : dir, workdir: ctx.portable ? null : workdir, root: run.workspace ? canonical(ctx.workspaceRoot) : null, env, commands, umask: UMASK, preamble: ctx.preamble, secrets: !!secrets, inlineLast: !!ctx.inlineLast && !ctx.portable }),
   };
   if (secrets) { prepared.rawLogs = !ctx.portable; SECRETS.set(prepared, { values: secrets, portable: !!ctx.portable }); }
   NEEDS.set(prepared, ctx.needs ?? {});

@@ -12,5 +12,5 @@ export function giveBack(fx: TxEffects, ex: Executor | undefined, job: Pick<JobR
     ex.release(job.id);
     fx.onRollback(() => ex.readmit!(job.id, device));
     fx.afterCommit(wake); // a queued job may fit now
-  } else fx.release(job.executor, job.id);
+  } else if (ex?.release) fx.release(job.executor, job.id); // (none to give back: no wake-up for it either)
 }

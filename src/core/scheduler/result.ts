@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { hostname, platform, arch } from 'node:os';
 import { sha256Hex } from '../provenance/attest.ts';
 import { scriptFacts } from '../provenance/script-facts.ts';
-import type { JobRow, RunRow } from '../types.ts';
+import { commandsByJob } from '../views.ts';
+import type { CommandRow, JobRow, RunRow } from '../types.ts';
 import type { Store, Logger } from '../ports.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import type { PipelineSpec } from '../spec/index.ts';
@@ -21,13 +22,14 @@ export function runResult(src: Source, run: RunRow) {
   const jobs = src.store.jobsOfRun(run.id);
   const stages = src.store.stagesOfRun(run.id);
   const params = JSON.parse(run.params);
+  const commands = commandsByJob(src.store, run.id);
   return {
     id: run.id, pipeline: run.pipeline, pipeline_version: run.pipeline_version, status: run.status,
     reason: run.reason, params, trigger: JSON.parse(run.trigger),
     created_at: run.created_at, started_at: run.started_at, ended_at: run.ended_at,
     duration_s: durationS(run.started_at, run.ended_at),
     stages: stages.map((s) => ({ name: s.name, status: s.status, outputs: s.outputs ? JSON.parse(s.outputs) : {} })),
-    jobs: jobs.map((j) => jobResult(src, spec, j, run, params)),
+    jobs: jobs.map((j) => jobResult(spec, j, run, params, commands.get(j.id) ?? [])),
     provenance: {
       drover_version: process.env.DROVER_VERSION ?? null, host: hostname(), platform: `${platform()}-${arch()}`,
       workspace: run.workspace, secret_names: spec.secrets,
@@ -35,7 +37,7 @@ export function runResult(src: Source, run: RunRow) {
   };
 }
 
-function jobResult(src: Source, spec: PipelineSpec, j: JobRow, run: RunRow, params: unknown) {
+function jobResult(spec: PipelineSpec, j: JobRow, run: RunRow, params: unknown, commands: CommandRow[]) {
   const js = spec.stages[j.stage_idx]!.jobs[j.job_idx]!;
   let script: string | null = null;
   try { script = readFileSync(join(run.dir, 'jobs', j.id, 'job.sh'), 'utf8'); } catch { /* never started */ }
@@ -49,7 +51,7 @@ function jobResult(src: Source, spec: PipelineSpec, j: JobRow, run: RunRow, para
     stats: j.stats ? JSON.parse(j.stats) : null,
     script_sha256: script === null ? null : sha256Hex(script),
     env_names: facts ? [...facts.envNames, ...spec.secrets].sort() : null,
-    commands: src.store.commandsOf(j.id, j.attempt).map((c) => {
+    commands: commands.map((c) => {
       const line = facts?.commands.get(c.idx);
       return { index: c.idx, exit_code: c.exit_code, started_at: c.started_at, ended_at: c.ended_at, sha256: line === undefined ? null : sha256Hex(line) };
     }),

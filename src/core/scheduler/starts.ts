@@ -108,7 +108,7 @@ export function startOne(eng: Engine, job: JobRow, at: string, now: number, admi
   }
   let prepared;
   try {
-    prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: eng.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: eng.secrets, needs: needsDoc(store, stages, needs) });
+    prepared = prepareJob(job, run, spec, stages, inputs, { workspaceRoot: eng.config.workspaceRoot, extraEnv: granted?.env, preamble: granted?.logLine, portable: !!lease, secrets: eng.secrets, needs: needsDoc(store, stages, needs), inlineLast: !lease && !!eng.executors.get(job.executor)?.signalsProcessGroup });
     writeJobFiles(prepared);
   } catch (err) {
     if (err instanceof PrepareFailure) return fail(err.reason, err.message);
@@ -123,8 +123,7 @@ export function startOne(eng: Engine, job: JobRow, at: string, now: number, admi
     return null;
   }
   store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
-  store.addBlockers(job.id, at, '[]');
-  eng.blockers.forget(job.id);
+  eng.blockers.started(job, at);
   if (st.status === 'pending') store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
   if (run.status === 'queued') store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });
   if (!lease) eng.holdSlot(job, now); // agents' jobs run on their machines, outside every local limit

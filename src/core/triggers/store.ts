@@ -63,7 +63,7 @@ export interface TriggerStore {
   eventRunsSince(pipeline: string, sinceMs: number): number;
   runsOfEvent(eventId: string): string[];
 
-  costInsert(c: CostRow): void;
+  costInsertMany(rows: readonly CostRow[]): void;
   costRecorded(jobId: string, attempt: number): boolean;
   /** the finished attempts of these jobs that have no cost row yet, with what their cost row needs */
   attemptsDueCost(jobIds: readonly string[]): DueCost[];

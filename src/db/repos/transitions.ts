@@ -1,6 +1,7 @@
 // Guarded status writers: UPDATE … WHERE id=? AND status=? [AND attempt=?]. A lost race changes
 // nothing and returns false; an illegal transition is a bug: refused before any SQL runs, and thrown.
 import type { Database } from 'bun:sqlite';
+import type { StatusEvent } from '../../core/types.ts';
 import { jobMachine, stageMachine, runMachine, groupMachine } from '../../core/states/index.ts';
 
 type Machine = { entity: string; canTransition(from: string, to: string): boolean };
@@ -19,9 +20,8 @@ export class IllegalTransition extends Error {
   }
 }
 
-export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void) {
+export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void, event: (e: Omit<StatusEvent, 'seq'>) => void) {
   const cache = new Map<string, ReturnType<Database['prepare']>>();
-  const insEvent = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at) VALUES ($kind, $id, $run_id, $status, $at)`);
   const machines: Record<string, Machine> = { jobs: jobMachine, stages: stageMachine, runs: runMachine, groups: groupMachine };
   const kinds: Record<string, string> = { jobs: 'job', stages: 'stage', runs: 'run', groups: 'group' };
 
@@ -55,7 +55,7 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     if (opts.attempt !== undefined) params.cur_attempt = opts.attempt;
     const res = stmt(table, keys, opts.attempt !== undefined).run(params as never);
     if (res.changes !== 1) return false;
-    insEvent.run({ kind: kinds[table]!, id, run_id: opts.runId ?? null, status: to, at: opts.at });
+    event({ kind: kinds[table]! as StatusEvent['kind'], id, run_id: opts.runId ?? null, status: to, at: opts.at });
     return true;
   };
 }

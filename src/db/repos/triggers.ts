@@ -85,9 +85,12 @@ export class TriggerRepo implements TriggerStore {
   }
 
   // cost
-  costInsert(c: CostRow) {
+  /** many rows in one statement (a JSON array; one prepared statement whatever the count) */
+  costInsertMany(rows: readonly CostRow[]) {
+    if (rows.length === 0) return;
     this.p(`INSERT OR IGNORE INTO job_costs (job_id, attempt, run_id, group_id, pipeline, trigger_kind, cpu_seconds, wall_seconds, gpu_seconds, at)
-      VALUES ($job_id, $attempt, $run_id, $group_id, $pipeline, $trigger_kind, $cpu_seconds, $wall_seconds, $gpu_seconds, $at)`).run(c as never);
+      SELECT value->>'job_id', value->>'attempt', value->>'run_id', value->>'group_id', value->>'pipeline', value->>'trigger_kind',
+        value->>'cpu_seconds', value->>'wall_seconds', value->>'gpu_seconds', value->>'at' FROM json_each(?)`).run(JSON.stringify(rows));
   }
   attemptsDueCost(jobIds: readonly string[]) {
     return this.p(`SELECT a.job_id, a.attempt, a.started_at, a.ended_at, j.device, r.id AS run_id, r.dir AS run_dir, r.group_id, r.pipeline, r.trigger

@@ -137,6 +137,8 @@ export function createGpuExecutor({
   }
 
   const executor = {
+    adoptsFromFolder: local.adoptsFromFolder,
+    signalsProcessGroup: local.signalsProcessGroup,
     init(c: ExecutorContext) { ctx = c; local.init(c); },
 
     async detect() {

@@ -36,6 +36,8 @@ export function createLocalExecutor({ name = 'local', slots = cpus().length, wat
   }
 
   const executor = {
+    adoptsFromFolder: true, // the runner writes its pid into job.out (adopt reads it when the handle has none)
+    signalsProcessGroup: true, // cancel() signals the runner's process group (it runs in its own session)
     init(c: ExecutorContext) { ctx = c; },
     async detect() { return { available: true, slots }; },
 

@@ -51,6 +51,7 @@ export function createSlurmExecutor(opts: Partial<SlurmOptions> = {}) {
 
   const executor = {
     ownQueue: true,
+    adoptsFromFolder: true, // slurm.id in the job folder names the Slurm job
     init(c: ExecutorContext) { ctx = c; },
 
     async detect() {

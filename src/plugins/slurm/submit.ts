@@ -35,6 +35,8 @@ export interface SubmitHooks {
 
 export class Submitter {
   private queue = new Map<string, Waiting[]>();
+  /** the batch whose sbatch is running now (out of the queue meanwhile) */
+  private submitting: Waiting[] | null = null;
   private tokens: number;
   private refilledAt = Date.now();
   private pumping = false;
@@ -53,6 +55,10 @@ export class Submitter {
 
   /** Why a job has no Slurm id yet, or null when it is not waiting here. */
   waitingReason(jobId: string): string | null {
+    // (a batch whose sbatch is running is out of the queue meanwhile; it is waiting all the same)
+    if (this.submitting?.some((w) => w.job.id === jobId)) {
+      return this.failures ? `sbatch is failing (${this.lastError}); trying again now` : 'sbatch is submitting it';
+    }
     for (const list of this.queue.values()) {
       if (!list.some((w) => w.job.id === jobId)) continue;
       if (Date.now() < this.backoffUntil) return `sbatch is failing (${this.lastError}); next try at ${new Date(this.backoffUntil).toISOString()}`;
@@ -92,7 +98,9 @@ export class Submitter {
         const batch = list.splice(0, this.o.maxArraySize);
         if (!list.length) this.queue.delete(key);
         this.tokens -= 1;
-        if (!(await this.submit(batch))) {
+        this.submitting = batch;
+        const ok = await this.submit(batch).finally(() => { this.submitting = null; });
+        if (!ok) {
           // nothing was submitted: the same batch goes first next time, as it is (an uncertain earlier try is
           // looked up by its name, and must then map onto the same tasks)
           this.tokens += 1;
