@@ -146,6 +146,39 @@ t('a job asking for more time than --time stays queued with the blocker; nothing
   expect(s.cli('why', jobId).out).toContain('alloc_time_too_short');
 });
 
+t('cpus and gpus: the queue learns the node (2 CPUs, gpu:2); a 2-CPU job runs in a --cpus-per-task=2 allocation with --slots 2; jobs bigger than a node or than the arguments ask stay queued with the blocker and bring no sbatch', async () => {
+  const { s, shim } = await server();
+  const added = await addQueue(s, { pool: 'fit', time: '5m', max_allocs: 1, backlog: 1, idle: '3s', sbatch_args: ['--cpus-per-task=2'] });
+  // the test cluster's node: 2 CPUs, gpu:2 (tests/cluster); an allocation asks 2 CPUs and no GPU
+  expect(added.node).toEqual({ cpus: 2, gpus: 2 });
+  expect(added.shape).toEqual({ cpus: 2, gpus: 0 });
+  expect(s.cli('alloc', 'ls').out).toContain('each allocation: 2 CPU(s), 0 GPU(s) per node (a node: 2 CPUs, 2 GPUs)');
+  const big = await s.submit({ name: 'too-big', stages: [{ name: 'main', jobs: [
+    { name: 'cpus', executor: 'agent', pool: 'fit', commands: ['true'], resources: { cpus: 8 } },
+    { name: 'gpus', executor: 'agent', pool: 'fit', commands: ['true'], resources: { gpus: 1 } },
+  ] }] });
+  const [cpuJob, gpuJob] = big.run.stages[0].jobs.map((j: any) => j.id);
+  const blocker = async (id: string, code: string) => waitFor(async () => (await s.api('GET', `/jobs/${id}/why`)).body.reasons.find((r: any) => r.code === code), { what: code });
+  const cpus = await blocker(cpuJob, 'alloc_cpus_too_many');
+  expect(cpus).toMatchObject({ queue: 'fit', limit: 2, cpus: 8, by: 'node' });
+  expect(cpus.message).toContain("'fit'");
+  const gpus = await blocker(gpuJob, 'alloc_gpus_too_many');
+  expect(gpus).toMatchObject({ queue: 'fit', limit: 0, gpus: 1, by: 'sbatch_args' });
+  expect(gpus.message).toContain('--gres=gpu:N');
+  await Bun.sleep(2000); // several passes
+  expect(shim.submissions()).toBe(0);
+  expect(s.cli('why', cpuJob).out).toContain('alloc_cpus_too_many');
+  // a job that fits brings exactly one allocation, whose agent has the allocation's 2 CPUs as slots
+  const { run } = await s.submit(poolJobs('fits', 'fit', 1, ['echo "slots=$DROVER_JOB_ID"'], { resources: { cpus: 2 } }));
+  expect((await s.waitRun(run.id, undefined, PATIENCE)).status).toBe('succeeded');
+  const q = await waitFor(async () => { const q = track(await queue(s, 'fit')); return q.counts.pending + q.counts.running + q.counts.submitting === 0 && q.counts.ended === 1 && q; }, { timeoutMs: PATIENCE, what: 'the allocation to end' });
+  expect(readFileSync(join(s.dataDir, 'alloc', q.allocations[0].id, 'alloc.sh'), 'utf8')).toContain('--slots 2 --gpus 0 ');
+  expect(s.cli('alloc', 'log', 'fit').out).toContain('2 slot(s), 0 GPU(s)');
+  expect(shim.submissions()).toBe(1);
+  for (const id of [cpuJob, gpuJob]) expect((await s.api('GET', `/jobs/${id}`)).body.status).toBe('queued');
+  await s.api('POST', `/runs/${big.run.id}/cancel`);
+});
+
 t('bad sbatch arguments are refused at alloc add with Slurm\'s message; drover\'s own options are refused too', async () => {
   const { s, shim } = await server();
   const bad = s.cli('alloc', 'add', 'slurm', '--pool', 'x', '--time', '5m', '--', '--partition=no-such-partition');
@@ -255,9 +288,16 @@ t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked
   const { s } = await server();
   // --begin keeps the allocation pending in Slurm for an hour: it can only end by our scancel
   await addQueue(s, { pool: 'rm', time: '5m', max_allocs: 1, idle: '3s', sbatch_args: ['--begin=now+1hour'] });
-  await s.submit(poolJobs('drained', 'rm', 2, ['true']));
+  const { run } = await s.submit(poolJobs('drained', 'rm', 2, ['true']));
   const pending = await waitFor(async () => track(await queue(s, 'rm')).allocations.find((a: any) => a.status === 'pending' && a.slurm_id), { timeoutMs: 60_000, what: 'a pending allocation' });
   expect(squeueOurs().map((r) => r.id)).toContain(pending.slurm_id);
+  // why: the job names the allocation it waits for, its Slurm job and its state
+  const jobId = run.stages[0].jobs[0].id;
+  const waiting = (await s.api('GET', `/jobs/${jobId}/why`)).body.reasons.find((r: any) => r.code === 'alloc_pending');
+  expect(waiting).toMatchObject({ queue: 'rm', allocation: pending.id, slurm_id: pending.slurm_id, state: 'pending' });
+  expect(waiting.message).toContain(`waiting for allocation ${pending.id} (Slurm job ${pending.slurm_id}, pending since `);
+  expect(waiting.message).toContain("of allocation queue 'rm'");
+  expect(s.cli('why', jobId).out).toContain(`waiting for allocation ${pending.id} (Slurm job ${pending.slurm_id}`);
   const rm = s.cli('alloc', 'rm', 'rm');
   expect(rm.code).toBe(0);
   expect(rm.out).toContain('pending allocations are canceled');
