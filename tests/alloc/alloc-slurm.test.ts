@@ -284,8 +284,8 @@ t('an allocation whose agent never connects (wrong --advertise-url) is failed, c
   expect(s.cli('alloc', 'log', 'nc').out).toContain("127.0.0.1:9"); // the agent's own complaint is in its output
 });
 
-t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked, and the queue is removed', async () => {
-  const { s } = await server();
+t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked, and the queue is removed; why named it while pending; GC then collects both', async () => {
+  const { s } = await server(['--retention-max-age', '1s']);
   // --begin keeps the allocation pending in Slurm for an hour: it can only end by our scancel
   await addQueue(s, { pool: 'rm', time: '5m', max_allocs: 1, idle: '3s', sbatch_args: ['--begin=now+1hour'] });
   const { run } = await s.submit(poolJobs('drained', 'rm', 2, ['true']));
@@ -305,4 +305,20 @@ t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked
   expect((await s.api('GET', `/alloc/queues/rm`)).status).toBe(404);
   expect(squeueOurs().map((r) => r.id)).not.toContain(pending.slurm_id);
   expect((await s.api('GET', '/tokens')).body.items.some((x: any) => x.name === `alloc-${pending.id}`)).toBe(false);
+  // the name is free again for a new queue (its pool's jobs canceled first: it has nothing to submit for)
+  await s.api('POST', `/runs/${run.id}/cancel`);
+  await s.waitRun(run.id);
+  const again = await s.api('POST', '/alloc/queues', { pool: 'rm', time: '5m', idle: '3s' });
+  expect(again.status).toBe(201);
+  expect((await s.api('DELETE', '/alloc/queues/rm')).status).toBe(200);
+  // retention GC (--retention-max-age 1s): the canceled allocation goes, row and folder, and with it both removed queues
+  const dir = join(s.dataDir, 'alloc', pending.id);
+  expect(existsSync(join(dir, 'alloc.sh'))).toBe(true);
+  await waitFor(async () => (await s.api('GET', '/alloc/queues')).body.items.length === 0, { timeoutMs: 60_000, what: 'the second queue to be removed' });
+  await Bun.sleep(1100); // past the max age
+  const gc = (await s.api('POST', '/gc')).body;
+  expect(gc.allocations.map((a: any) => [a.id, a.status])).toEqual([[pending.id, 'canceled']]);
+  expect(gc.alloc_queues_removed).toEqual(['rm', 'rm']);
+  expect(existsSync(dir)).toBe(false);
+  expect((await s.api('POST', '/gc')).body.alloc_queues_removed).toEqual([]);
 });
