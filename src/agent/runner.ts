@@ -24,7 +24,7 @@ import { writeNeedsFile, type NeedsDoc } from '../core/scheduler/needs.ts';
 import type { AgentApi } from './api.ts';
 
 export interface Claim {
-  job: { id: string; run_id: string; name: string; attempt: number; commands: number; cpus?: number };
+  job: { id: string; run_id: string; name: string; attempt: number; commands: number; cpus?: number; gpus?: number };
   lease: { token: string; expires_at: string; ttl_ms: number };
   script: string;
   env: Record<string, string>;

@@ -21,6 +21,7 @@ const FLAGS = {
   pool: { type: 'string', value: 'NAME', help: 'take only jobs of this pool (and jobs with no pool)' },
   slots: { type: 'string', value: 'N', help: 'CPUs to fill with jobs (a job takes its resources.cpus, default 1; default 1)' },
   cpus: { type: 'string', value: 'N', help: 'the same as --slots (older name)' },
+  gpus: { type: 'string', value: 'N', help: 'GPUs to fill with jobs (a job takes its resources.gpus, default 0; default: not counted)' },
   until: { type: 'string', value: 'T', help: 'when this agent must be done (epoch ms or ISO 8601): only jobs whose time fits are taken' },
   'idle-exit': { type: 'string', value: 'D', help: 'exit after this long with nothing to do (e.g. 5m)' },
   'work-dir': { type: 'string', value: 'DIR', help: 'where job folders go (default: a new temp dir)' },
@@ -41,19 +42,20 @@ function parseUntil(s: string): number {
   return t;
 }
 
-function parseCount(s: string, flag: string): number {
+function parseCount(s: string, flag: string, min = 1): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) usage(`--${flag} '${s}': expected a whole number of at least 1`);
+  if (!Number.isInteger(n) || n < min) usage(`--${flag} '${s}': expected a whole number of at least ${min}`);
   return n;
 }
 
 export async function agentCommand(argv: string[]): Promise<number> {
-  let f, until: number | undefined, idleMs: number | null, slots: number;
+  let f, until: number | undefined, idleMs: number | null, slots: number, gpus: number | null;
   try {
     f = parseArgs(argv, FLAGS, 'drover agent').flags;
     until = f.until !== undefined ? parseUntil(f.until) : undefined;
     try { idleMs = f['idle-exit'] !== undefined ? parseDuration(f['idle-exit']) : null; } catch (e) { usage(`--idle-exit: ${(e as Error).message}`); }
     slots = f.slots !== undefined ? parseCount(f.slots, 'slots') : f.cpus !== undefined ? parseCount(f.cpus, 'cpus') : 1;
+    gpus = f.gpus !== undefined ? parseCount(f.gpus, 'gpus', 0) : null;
   } catch (e) {
     if (e instanceof CliError) { process.stderr.write(e.message + '\n'); return e.exitCode; }
     throw e;
@@ -68,17 +70,17 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const api = agentApi(server, token);
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} agent ${name}: ${m}\n`);
   let stopping = false;
-  /** each running job and the CPUs it holds */
-  const running = new Map<Promise<void>, number>();
-  const used = () => { let n = 0; for (const c of running.values()) n += c; return n; };
+  /** each running job and the CPUs and GPUs it holds */
+  const running = new Map<Promise<void>, { cpus: number; gpus: number }>();
+  const used = (k: 'cpus' | 'gpus' = 'cpus') => { let n = 0; for (const c of running.values()) n += c[k]; return n; };
   let lastBusy = Date.now();
-  const track = (p: Promise<void>, cpus: number) => {
+  const track = (p: Promise<void>, cpus: number, g = 0) => {
     const q: Promise<void> = p.finally(() => { running.delete(q); lastBusy = Date.now(); });
-    running.set(q, cpus);
+    running.set(q, { cpus, gpus: g });
   };
   process.on('SIGTERM', () => { stopping = true; agentStatus.terminating = true; log('SIGTERM: no new claims; finishing running jobs'); });
   process.on('SIGINT', () => { stopping = true; });
-  log(`claiming ${executors.join(',')} jobs${f.pool ? ` of pool ${f.pool}` : ''} from ${server}, ${slots} slot(s)${until ? `, until ${new Date(until).toISOString()}` : ''}${idleMs !== null ? `, exiting after ${idleMs} ms idle` : ''}, in ${workDir}`);
+  log(`claiming ${executors.join(',')} jobs${f.pool ? ` of pool ${f.pool}` : ''} from ${server}, ${slots} slot(s)${gpus !== null ? `, ${gpus} GPU(s)` : ''}${until ? `, until ${new Date(until).toISOString()}` : ''}${idleMs !== null ? `, exiting after ${idleMs} ms idle` : ''}, in ${workDir}`);
   // jobs a previous agent on this --work-dir left running or unfinished: see them to their completion
   for (const p of resumeSpool(api, workDir, log)) track(p, 1);
   let failures = 0;
@@ -92,13 +94,13 @@ export async function agentCommand(argv: string[]): Promise<number> {
     let waitS = 20;
     if (idleMs !== null) waitS = Math.min(waitS, running.size ? idleMs / 1000 : Math.max(0, (lastBusy + idleMs - now) / 1000));
     if (until !== undefined) waitS = Math.min(waitS, Math.max(0, (until - STOP_MARGIN_MS - now) / 1000));
-    const body = { agent: name, pool: f.pool, executors, wait_s: Math.ceil(waitS), max: Math.min(free, MAX_CLAIM), resources: { cpus: free }, ...(until !== undefined ? { until } : {}) };
+    const body = { agent: name, pool: f.pool, executors, wait_s: Math.ceil(waitS), max: Math.min(free, MAX_CLAIM), resources: { cpus: free, ...(gpus !== null ? { gpus: Math.max(0, gpus - used('gpus')) } : {}) }, ...(until !== undefined ? { until } : {}) };
     const r = await api.post('/agents/claim', body).catch((e) => ({ status: 0, body: String(e) }));
     if (r.status === 200) {
       failures = 0;
       lastBusy = Date.now();
       for (const claim of (r.body as { items: Claim[] }).items) {
-        track(runClaim(api, claim, workDir, log).catch((e) => { log(`job failed to run: ${e}`); }), Math.max(1, claim.job.cpus ?? 1));
+        track(runClaim(api, claim, workDir, log).catch((e) => { log(`job failed to run: ${e}`); }), Math.max(1, claim.job.cpus ?? 1), claim.job.gpus ?? 0);
       }
     } else if (r.status === 204) {
       failures = 0;

@@ -236,7 +236,8 @@ export const audit = sqliteTable('audit', {
 // v9: allocation queues (0009_alloc_queues.sql)
 export const allocQueues = sqliteTable('alloc_queues', {
   id: text('id').primaryKey(),
-  name: text('name').notNull().unique(),
+  // unique among queues not removed (a partial index, 0010_alloc_shape.sql)
+  name: text('name').notNull(),
   manager: text('manager').notNull(),
   pool: text('pool').notNull(),
   time_ms: integer('time_ms').notNull(),
@@ -253,6 +254,11 @@ export const allocQueues = sqliteTable('alloc_queues', {
   sbatch_calls: integer('sbatch_calls').notNull().default(0),
   created_at: text('created_at').notNull(),
   updated_at: text('updated_at').notNull(),
+  // v10 (0010_alloc_shape.sql): one node of the partition, and what an allocation gets per node; null: unknown
+  node_cpus: integer('node_cpus'),
+  node_gpus: integer('node_gpus'),
+  cpus: integer('cpus'),
+  gpus: integer('gpus'),
 });
 
 export const allocations = sqliteTable('allocations', {

@@ -32,7 +32,7 @@ export async function queueView() {
 function allocQueues(queues) {
   if (!queues.length) return null;
   return [h('h2', {}, 'Allocation queues'), ...queues.map((aq) => h('div', { class: 'alloc-queue', 'data-queue': aq.name },
-    h('p', {}, h('strong', {}, aq.name), ' ', badge(aq.status), h('span', { class: 'muted' }, ` pool ${aq.pool} · ${secs(aq.time_ms)} · max ${aq.max_allocs} alive, ${aq.backlog} pending · ${aq.sbatch_calls} sbatch · ${aq.jobs_run} jobs`),
+    h('p', {}, h('strong', {}, aq.name), ' ', badge(aq.status), h('span', { class: 'muted' }, ` pool ${aq.pool} · ${secs(aq.time_ms)} · max ${aq.max_allocs} alive, ${aq.backlog} pending ${aq.shape ? ` · ${aq.shape.cpus} CPU / ${aq.shape.gpus} GPU per node${aq.node ? ` (node: ${aq.node.cpus} CPU, ${aq.node.gpus} GPU)` : ''}` : ''} · ${aq.sbatch_calls} sbatch · ${aq.jobs_run} jobs`),
       aq.reason ? h('span', { class: 'wrap' }, ` — ${aq.reason}`) : null),
     h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['allocation', 'status', 'slurm id', 'node', 'age', 'jobs', 'reason'].map((t) => h('th', {}, t)))),
       h('tbody', {}, aq.allocations.length ? aq.allocations.map((a) => h('tr', { 'data-id': a.id }, h('td', {}, a.id), h('td', {}, badge(a.status)), h('td', {}, show(a.slurm_id)),

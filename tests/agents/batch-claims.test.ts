@@ -2,7 +2,7 @@
 // same job twice, only jobs whose time fits before the agent's end and whose CPUs fit what it has free;
 // `drover agent --slots/--until/--idle-exit` fills its slots per claim and exits by itself when idle.
 import { test, expect, afterEach } from 'bun:test';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, waitFor, DROVER_CMD, type TestServer } from '../helpers/server.ts';
 
@@ -87,4 +87,24 @@ test('drover agent --slots 4 --idle-exit runs every job and exits by itself; a b
   expect(started[11] - started[0]).toBeLessThan(2400);
   expect(Date.now() - t0).toBeGreaterThan(2000); // it waited out --idle-exit
   expect(await new Response(agent.stderr).text()).toContain('nothing to do');
+});
+
+test('drover agent --gpus N: jobs share its GPUs like its slots (never more at once); --gpus 0 takes no GPU job', async () => {
+  const { s, agentToken } = await server();
+  const log = join(s.root, 'gpu.log');
+  const { run } = await s.submit(jobs('gpus', 3, { resources: { gpus: 1 }, commands: [`echo start >> ${log}; sleep 0.3; echo end >> ${log}`] }));
+  const file = join(s.root, 'agent.token');
+  writeFileSync(file, agentToken, { mode: 0o600 });
+  const base = [...DROVER_CMD, 'agent', '--server', s.url, '--token-file', file, '--slots', '4', '--idle-exit', '1s'];
+  // no GPU: nothing of this run is taken, and the agent exits idle
+  const none = Bun.spawnSync([...base, '--gpus', '0', '--work-dir', join(s.root, 'spool0')], { timeout: 60_000 });
+  expect(none.exitCode).toBe(0);
+  expect((await s.api('GET', `/runs/${run.id}`)).body.stages[0].jobs.every((j: any) => j.status === 'queued')).toBe(true);
+  expect(Bun.spawnSync([...base, '--gpus', '-1']).exitCode).toBe(2);
+  // one GPU, four slots: the three one-GPU jobs run one after another
+  const one = Bun.spawnSync([...base, '--gpus', '1', '--work-dir', join(s.root, 'spool1')], { timeout: 60_000 });
+  expect(one.exitCode).toBe(0);
+  expect(one.stderr.toString()).toContain('4 slot(s), 1 GPU(s)');
+  expect((await s.api('GET', `/runs/${run.id}`)).body.status).toBe('succeeded');
+  expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['start', 'end', 'start', 'end', 'start', 'end']);
 });

@@ -9,6 +9,7 @@ import { allocMachine, allocQueueMachine, ALLOC_STATUSES, ALLOC_QUEUE_STATUSES, 
 import { openDatabase } from '../../src/db/open.ts';
 import { allocRepo } from '../../src/db/repos/alloc.ts';
 import { toSubmit, slotsPerAllocation, misfit, allocBlocker } from '../../src/core/alloc/sizing.ts';
+import { allocShape, parseNodeShapes, queueShape } from '../../src/core/alloc/shape.ts';
 import { allocScript, usableMs } from '../../src/core/alloc/script.ts';
 import { prepareQueue } from '../../src/core/alloc/add.ts';
 import type { AllocBackend, AllocQueueRow, AllocationRow } from '../../src/core/alloc/types.ts';
@@ -19,7 +20,7 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
 const queueRow = (over: Partial<AllocQueueRow> = {}): AllocQueueRow => ({
   id: 'q_1', name: 'p', manager: 'slurm', pool: 'p', time_ms: 3600_000, nodes: 1, backlog: 1, max_allocs: 2, idle_ms: 300_000,
   sbatch_args: '[]', status: 'active', reason: null, failures: 0, backoff_until: null, last_error: null, sbatch_calls: 0,
-  created_at: 'now', updated_at: 'now', ...over,
+  created_at: 'now', updated_at: 'now', node_cpus: null, node_gpus: null, cpus: null, gpus: null, ...over,
 });
 const alloc = (status: AllocationRow['status'], over: Partial<AllocationRow> = {}): AllocationRow => ({
   seq: 0, id: `a_${Math.random().toString(36).slice(2)}`, queue_id: 'q_1', status, slurm_id: '1', slurm_state: null, node: null, reason: null, message: null,
@@ -61,6 +62,12 @@ describe('state tables', () => {
     expect(repo.transitionQueue('q_1', 'active', 'draining')).toBe(true);
     expect(() => repo.transitionQueue('q_1', 'draining', 'active')).toThrow(/illegal transition/);
     expect(repo.queue('p')!.status).toBe('draining');
+    // a removed queue's name is free again (unique among live queues only, migration 0010)
+    expect(() => repo.insertQueue(queueRow({ id: 'q_2' }))).toThrow(/UNIQUE/);
+    expect(repo.transitionQueue('q_1', 'draining', 'removed')).toBe(true);
+    repo.insertQueue(queueRow({ id: 'q_2', node_cpus: 2, node_gpus: 0, cpus: 1, gpus: 0 }));
+    expect(repo.queue('p')).toMatchObject({ id: 'q_2', node_cpus: 2, node_gpus: 0, cpus: 1, gpus: 0 });
+    expect(repo.queue('q_1')!.status).toBe('removed');
     sqlite.close();
   });
 });
@@ -78,10 +85,73 @@ describe('sizing', () => {
     expect(toSubmit(queueRow({ status: 'paused' }), [], 500)).toBe(0);
   });
   test('CPUs per allocation from the sbatch arguments', () => {
-    expect(slotsPerAllocation({ nodes: 1, sbatch_args: '[]' })).toBe(1);
-    expect(slotsPerAllocation({ nodes: 2, sbatch_args: '["-c", "4"]' })).toBe(8);
-    expect(slotsPerAllocation({ nodes: 1, sbatch_args: '["--ntasks-per-node=2", "--cpus-per-task=3"]' })).toBe(6);
-    expect(slotsPerAllocation({ nodes: 1, sbatch_args: '["--mincpus=16"]' })).toBe(16);
+    const q = (nodes: number, sbatch_args: string, over: Partial<AllocQueueRow> = {}) => queueRow({ nodes, sbatch_args, ...over });
+    expect(slotsPerAllocation(q(1, '[]'))).toBe(1);
+    expect(slotsPerAllocation(q(2, '["-c", "4"]'))).toBe(8);
+    expect(slotsPerAllocation(q(1, '["--ntasks-per-node=2", "--cpus-per-task=3"]'))).toBe(6);
+    expect(slotsPerAllocation(q(1, '["--mincpus=16"]'))).toBe(16);
+    expect(slotsPerAllocation(q(1, '["--mincpus=16"]', { cpus: 4 }))).toBe(4); // as stored at alloc add (bounded by the node)
+  });
+  test('the shape of an allocation: its arguments, Slurm\'s defaults (1 CPU, no GPU), --exclusive, bounded by the node', () => {
+    const node = { cpus: 8, gpus: 4 };
+    expect(allocShape([], 1, node)).toEqual({ cpus: 1, gpus: 0, cpusAsked: false, gpusAsked: false });
+    expect(allocShape(['--exclusive'], 1, node)).toMatchObject({ cpus: 8, gpus: 0, cpusAsked: true });
+    expect(allocShape(['-c16'], 1, node).cpus).toBe(8); // never more than a node has
+    expect(allocShape(['-c', '3', '--gres=gpu:2'], 1, node)).toMatchObject({ cpus: 3, gpus: 2, gpusAsked: true });
+    expect(allocShape(['--gres=gpu:a100:3(S:0-1),mps:100'], 1, node).gpus).toBe(3);
+    expect(allocShape(['--gres=gpu'], 1, node).gpus).toBe(1);
+    expect(allocShape(['--gpus=6'], 2, node).gpus).toBe(3); // per node of 2
+    expect(allocShape(['-G', '9'], 1, node).gpus).toBe(4);
+    expect(allocShape(['--gpus-per-node=a100:2'], 1, null).gpus).toBe(2);
+    expect(allocShape(['--gpus-per-task=1', '--ntasks-per-node=2'], 1, node).gpus).toBe(2);
+    expect(allocShape(['--partition', 'gpu', '-c', '2'], 1, null).cpus).toBe(2); // a value after its option is not an option
+    // sinfo's %c|%G lines: the smallest node; "(null)" is no GPU; "4+" is at least 4
+    expect(parseNodeShapes(['2|gpu:2'])).toEqual({ cpus: 2, gpus: 2 });
+    expect(parseNodeShapes(['64|gpu:a100:4(S:0-1)', '4+|(null)'])).toEqual({ cpus: 4, gpus: 0 });
+    expect(parseNodeShapes(['junk'])).toBeNull();
+    expect(queueShape(queueRow({ sbatch_args: '["-c","2"]', cpus: 5, gpus: 1 }))).toMatchObject({ cpus: 5, gpus: 1 });
+  });
+  test('one fit rule for cpus and gpus: a job bigger than a node, or than what the arguments ask, is a misfit naming the queue and the limit', () => {
+    const q = queueRow({ name: 'small', node_cpus: 2, node_gpus: 2, cpus: 1, gpus: 0 });
+    const res = (cpus?: number, gpus?: number) => ({ resources: { fallback: 'cpu' as const, cpus, gpus } });
+    expect(misfit(q, res())).toBeNull();
+    expect(misfit(q, res(1, 0))).toBeNull();
+    const node = misfit(q, res(8))!;
+    expect(node).toMatchObject({ code: 'alloc_cpus_too_many', queue: 'small', limit: 2, cpus: 8, by: 'node' });
+    expect(node.message).toContain("'small'");
+    expect(node.message).toContain('2 CPUs');
+    const args = misfit(q, res(2))!;
+    expect(args).toMatchObject({ code: 'alloc_cpus_too_many', limit: 1, by: 'sbatch_args' });
+    expect(args.message).toContain('--cpus-per-task=N');
+    const g = misfit(q, res(1, 1))!;
+    expect(g).toMatchObject({ code: 'alloc_gpus_too_many', queue: 'small', limit: 0, gpus: 1, by: 'sbatch_args' });
+    expect(g.message).toContain('--gres=gpu:N');
+    expect(misfit(q, res(1, 3))).toMatchObject({ code: 'alloc_gpus_too_many', limit: 2, by: 'node' });
+    expect(misfit(queueRow({ node_cpus: 2, node_gpus: 2, cpus: 2, gpus: 2 }), res(2, 2))).toBeNull();
+    // the sizing counts only what fits, in CPUs
+    expect(toSubmit(queueRow({ backlog: 5, max_allocs: 5, cpus: 2 }), [], 6)).toBe(3);
+  });
+  test('why of a job that fits names the allocation it waits for, or the back-off, or the next pass', () => {
+    const spec = { executor: 'agent', pool: 'p', resources: { fallback: 'cpu' as const } };
+    const q = queueRow({ name: 'gpu-small' });
+    const pending = alloc('pending', { id: 'a_pend', slurm_id: '123', slurm_state: 'PENDING', created_at: '2026-12-05T12:01:05.000Z' });
+    const b = allocBlocker([q], spec, [pending])!;
+    expect(b).toMatchObject({ code: 'alloc_pending', queue: 'gpu-small', allocation: 'a_pend', slurm_id: '123', state: 'pending' });
+    expect(b.message).toBe("waiting for allocation a_pend (Slurm job 123, pending since 12:01:05 UTC) of allocation queue 'gpu-small'");
+    expect(allocBlocker([q], spec, [alloc('submitting', { slurm_id: null })])!.message).toContain('sbatch under way');
+    const started = alloc('running', { id: 'a_run', slurm_id: '9', node: 'n1', started_at: '2026-12-05T12:02:00.000Z' });
+    expect(allocBlocker([q], spec, [started])!.message).toContain('Slurm job 9, running on n1 since 12:02:00 UTC, its agent not connected yet');
+    expect(allocBlocker([q], spec, [{ ...started, connected_at: 'x' }])).toBeNull(); // agents claim: it waits for a slot like any agent job
+    expect(allocBlocker([q], spec, [pending], Date.now())?.code).toBe('alloc_pending');
+    expect(allocBlocker([q], spec, [alloc('pending', { queue_id: 'q_other' })])?.code).toBe('alloc_to_submit'); // another queue's allocation is not its
+    const backing = queueRow({ failures: 2, backoff_until: Date.parse('2026-12-05T13:00:00Z'), last_error: 'no controller' });
+    const bo = allocBlocker([backing], spec, [], Date.parse('2026-12-05T12:59:00Z'))!;
+    expect(bo).toMatchObject({ code: 'alloc_backoff', queue: 'p', failures: 2 });
+    expect(bo.message).toContain('after 13:00:00 UTC (2 failed submissions in a row; last: no controller)');
+    expect(allocBlocker([backing], spec, [], Date.parse('2026-12-05T13:01:00Z'))?.code).toBe('alloc_to_submit');
+    // a misfit for one queue, a pending allocation in another that fits: the one it waits for
+    const small = queueRow({ id: 'q_s', name: 's', time_ms: 120_000 });
+    expect(allocBlocker([small, q], { ...spec, resources: { fallback: 'cpu', time_ms: 600_000 } }, [pending])?.code).toBe('alloc_pending');
   });
   test('one fit rule: a job longer than the usable walltime is a misfit, and its blocker names the queue', () => {
     const q = queueRow({ name: 'short', time_ms: 600_000 });
@@ -92,18 +162,18 @@ describe('sizing', () => {
     expect(b.message).toContain("'short'");
     const spec = { executor: 'agent', pool: 'p', resources: { fallback: 'cpu' as const, time_ms: 3600_000 } };
     expect(allocBlocker([q], spec)?.code).toBe('alloc_time_too_short');
-    expect(allocBlocker([q, queueRow({ id: 'q_2', name: 'long', time_ms: 7200_000 })], spec)).toBeNull(); // another queue of the pool fits
+    expect(allocBlocker([q, queueRow({ id: 'q_2', name: 'long', time_ms: 7200_000 })], spec)).toMatchObject({ code: 'alloc_to_submit', queue: 'long' }); // another queue of the pool fits
     expect(allocBlocker([q], { ...spec, pool: 'other' })).toBeNull(); // no queue serves that pool
     expect(allocBlocker([queueRow({ status: 'paused', reason: 'by hand' })], { ...spec, resources: { fallback: 'cpu' } })?.code).toBe('alloc_queue_paused');
   });
 });
 
 describe('the batch script', () => {
-  const base = { queue: { name: 'p', pool: 'p', time_ms: 3600_000, idle_ms: 300_000, nodes: 1 }, allocId: 'a_1', self: ["/opt/dro ver/drover"], serverUrl: 'http://login:7070', tokenFile: "/d/it's/token", workDir: '/d/work' };
+  const base = { queue: { name: 'p', pool: 'p', time_ms: 3600_000, idle_ms: 300_000, nodes: 1, sbatch_args: '["-c","4"]', node_cpus: 8, node_gpus: 2, cpus: 4, gpus: 2 }, allocId: 'a_1', self: ["/opt/dro ver/drover"], serverUrl: 'http://login:7070', tokenFile: "/d/it's/token", workDir: '/d/work' };
   test('runs drover agent with --until, --idle-exit and the token FILE; every path quoted', () => {
     const s = allocScript(base);
     expect(s).toContain(`exec '/opt/dro ver/drover' 'agent' '--server' 'http://login:7070' '--token-file' '/d/it'\\''s/token' '--pool' 'p' '--idle-exit' '300000ms'`);
-    expect(s).toContain('--until "$until"');
+    expect(s).toContain('--until "$until" --slots 4 --gpus 2 '); // the allocation's CPUs and GPUs
     expect(s).toContain('export until=$(( $(date +%s%3N) + 3570000 ))');
     expect(s).not.toContain('drv_');
     expect(s).not.toContain('srun');
@@ -119,7 +189,7 @@ describe('alloc add checks', () => {
   const backend = (hosts: string[] | null, test: { message: string; unavailable: boolean } | null = null): AllocBackend => ({
     checkArgs: (args) => args.includes('--output=x') ? 'no --output' : null,
     test: async () => test, submit: async () => ({ ok: false, error: 'unused', unknown: false }),
-    observe: async () => new Map(), cancel: async () => {}, hosts: async () => hosts, calls: () => ({ sbatch: 0, sbatch_failures: 0 }),
+    observe: async () => new Map(), cancel: async () => {}, hosts: async () => hosts, nodeShape: async () => ({ cpus: 2, gpus: 1 }), calls: () => ({ sbatch: 0, sbatch_failures: 0 }),
   });
   const store = { queue: () => null } as never;
   test('a loopback server URL with other hosts in the partition: a loud warning; the same host: none', async () => {
@@ -128,6 +198,13 @@ describe('alloc add checks', () => {
     expect(warnings[0]).toContain('node1');
     expect(warnings[0]).toContain('--advertise-url');
     expect((await prepareQueue(store, backend(['node1']), 'http://login1:7070', { manager: 'slurm', pool: 'p', time_ms: 3600_000 })).warnings).toEqual([]);
+  });
+  test('the queue keeps the node\'s shape and what an allocation gets of it', async () => {
+    const { queue } = await prepareQueue(store, backend(['node1']), 'http://login1:7070', { manager: 'slurm', pool: 'p', time_ms: 3600_000, sbatch_args: ['-c', '4', '--gres=gpu:1'] });
+    expect(queue).toMatchObject({ node_cpus: 2, node_gpus: 1, cpus: 2, gpus: 1 }); // 4 asked, 2 on the node
+    const unknown = await prepareQueue(store, { ...backend(['node1']), nodeShape: async () => null }, 'http://login1:7070', { manager: 'slurm', pool: 'p', time_ms: 3600_000, sbatch_args: ['-c', '4'] });
+    expect(unknown.queue).toMatchObject({ node_cpus: null, node_gpus: null, cpus: 4, gpus: 0 });
+    expect(unknown.warnings.join()).toContain('sinfo');
   });
   test('bad numbers, names and arguments are 400s naming the field; Slurm\'s refusal is passed on', async () => {
     const add = (o: object, b = backend([])) => prepareQueue(store, b, 'http://h:1', { manager: 'slurm', pool: 'p', time_ms: 3600_000, ...o });

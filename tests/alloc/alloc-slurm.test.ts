@@ -146,6 +146,39 @@ t('a job asking for more time than --time stays queued with the blocker; nothing
   expect(s.cli('why', jobId).out).toContain('alloc_time_too_short');
 });
 
+t('cpus and gpus: the queue learns the node (2 CPUs, gpu:2); a 2-CPU job runs in a --cpus-per-task=2 allocation with --slots 2; jobs bigger than a node or than the arguments ask stay queued with the blocker and bring no sbatch', async () => {
+  const { s, shim } = await server();
+  const added = await addQueue(s, { pool: 'fit', time: '5m', max_allocs: 1, backlog: 1, idle: '3s', sbatch_args: ['--cpus-per-task=2'] });
+  // the test cluster's node: 2 CPUs, gpu:2 (tests/cluster); an allocation asks 2 CPUs and no GPU
+  expect(added.node).toEqual({ cpus: 2, gpus: 2 });
+  expect(added.shape).toEqual({ cpus: 2, gpus: 0 });
+  expect(s.cli('alloc', 'ls').out).toContain('each allocation: 2 CPU(s), 0 GPU(s) per node (a node: 2 CPUs, 2 GPUs)');
+  const big = await s.submit({ name: 'too-big', stages: [{ name: 'main', jobs: [
+    { name: 'cpus', executor: 'agent', pool: 'fit', commands: ['true'], resources: { cpus: 8 } },
+    { name: 'gpus', executor: 'agent', pool: 'fit', commands: ['true'], resources: { gpus: 1 } },
+  ] }] });
+  const [cpuJob, gpuJob] = big.run.stages[0].jobs.map((j: any) => j.id);
+  const blocker = async (id: string, code: string) => waitFor(async () => (await s.api('GET', `/jobs/${id}/why`)).body.reasons.find((r: any) => r.code === code), { what: code });
+  const cpus = await blocker(cpuJob, 'alloc_cpus_too_many');
+  expect(cpus).toMatchObject({ queue: 'fit', limit: 2, cpus: 8, by: 'node' });
+  expect(cpus.message).toContain("'fit'");
+  const gpus = await blocker(gpuJob, 'alloc_gpus_too_many');
+  expect(gpus).toMatchObject({ queue: 'fit', limit: 0, gpus: 1, by: 'sbatch_args' });
+  expect(gpus.message).toContain('--gres=gpu:N');
+  await Bun.sleep(2000); // several passes
+  expect(shim.submissions()).toBe(0);
+  expect(s.cli('why', cpuJob).out).toContain('alloc_cpus_too_many');
+  // a job that fits brings exactly one allocation, whose agent has the allocation's 2 CPUs as slots
+  const { run } = await s.submit(poolJobs('fits', 'fit', 1, ['echo "slots=$DROVER_JOB_ID"'], { resources: { cpus: 2 } }));
+  expect((await s.waitRun(run.id, undefined, PATIENCE)).status).toBe('succeeded');
+  const q = await waitFor(async () => { const q = track(await queue(s, 'fit')); return q.counts.pending + q.counts.running + q.counts.submitting === 0 && q.counts.ended === 1 && q; }, { timeoutMs: PATIENCE, what: 'the allocation to end' });
+  expect(readFileSync(join(s.dataDir, 'alloc', q.allocations[0].id, 'alloc.sh'), 'utf8')).toContain('--slots 2 --gpus 0 ');
+  expect(s.cli('alloc', 'log', 'fit').out).toContain('2 slot(s), 0 GPU(s)');
+  expect(shim.submissions()).toBe(1);
+  for (const id of [cpuJob, gpuJob]) expect((await s.api('GET', `/jobs/${id}`)).body.status).toBe('queued');
+  await s.api('POST', `/runs/${big.run.id}/cancel`);
+});
+
 t('bad sbatch arguments are refused at alloc add with Slurm\'s message; drover\'s own options are refused too', async () => {
   const { s, shim } = await server();
   const bad = s.cli('alloc', 'add', 'slurm', '--pool', 'x', '--time', '5m', '--', '--partition=no-such-partition');
@@ -251,13 +284,20 @@ t('an allocation whose agent never connects (wrong --advertise-url) is failed, c
   expect(s.cli('alloc', 'log', 'nc').out).toContain("127.0.0.1:9"); // the agent's own complaint is in its output
 });
 
-t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked, and the queue is removed', async () => {
-  const { s } = await server();
+t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked, and the queue is removed; why named it while pending; GC then collects both', async () => {
+  const { s } = await server(['--retention-max-age', '1s']);
   // --begin keeps the allocation pending in Slurm for an hour: it can only end by our scancel
   await addQueue(s, { pool: 'rm', time: '5m', max_allocs: 1, idle: '3s', sbatch_args: ['--begin=now+1hour'] });
-  await s.submit(poolJobs('drained', 'rm', 2, ['true']));
+  const { run } = await s.submit(poolJobs('drained', 'rm', 2, ['true']));
   const pending = await waitFor(async () => track(await queue(s, 'rm')).allocations.find((a: any) => a.status === 'pending' && a.slurm_id), { timeoutMs: 60_000, what: 'a pending allocation' });
   expect(squeueOurs().map((r) => r.id)).toContain(pending.slurm_id);
+  // why: the job names the allocation it waits for, its Slurm job and its state
+  const jobId = run.stages[0].jobs[0].id;
+  const waiting = (await s.api('GET', `/jobs/${jobId}/why`)).body.reasons.find((r: any) => r.code === 'alloc_pending');
+  expect(waiting).toMatchObject({ queue: 'rm', allocation: pending.id, slurm_id: pending.slurm_id, state: 'pending' });
+  expect(waiting.message).toContain(`waiting for allocation ${pending.id} (Slurm job ${pending.slurm_id}, pending since `);
+  expect(waiting.message).toContain("of allocation queue 'rm'");
+  expect(s.cli('why', jobId).out).toContain(`waiting for allocation ${pending.id} (Slurm job ${pending.slurm_id}`);
   const rm = s.cli('alloc', 'rm', 'rm');
   expect(rm.code).toBe(0);
   expect(rm.out).toContain('pending allocations are canceled');
@@ -265,4 +305,20 @@ t('alloc rm drains: a pending allocation is canceled in Slurm, its token revoked
   expect((await s.api('GET', `/alloc/queues/rm`)).status).toBe(404);
   expect(squeueOurs().map((r) => r.id)).not.toContain(pending.slurm_id);
   expect((await s.api('GET', '/tokens')).body.items.some((x: any) => x.name === `alloc-${pending.id}`)).toBe(false);
+  // the name is free again for a new queue (its pool's jobs canceled first: it has nothing to submit for)
+  await s.api('POST', `/runs/${run.id}/cancel`);
+  await s.waitRun(run.id);
+  const again = await s.api('POST', '/alloc/queues', { pool: 'rm', time: '5m', idle: '3s' });
+  expect(again.status).toBe(201);
+  expect((await s.api('DELETE', '/alloc/queues/rm')).status).toBe(200);
+  // retention GC (--retention-max-age 1s): the canceled allocation goes, row and folder, and with it both removed queues
+  const dir = join(s.dataDir, 'alloc', pending.id);
+  expect(existsSync(join(dir, 'alloc.sh'))).toBe(true);
+  await waitFor(async () => (await s.api('GET', '/alloc/queues')).body.items.length === 0, { timeoutMs: 60_000, what: 'the second queue to be removed' });
+  await Bun.sleep(1100); // past the max age
+  const gc = (await s.api('POST', '/gc')).body;
+  expect(gc.allocations.map((a: any) => [a.id, a.status])).toEqual([[pending.id, 'canceled']]);
+  expect(gc.alloc_queues_removed).toEqual(['rm', 'rm']);
+  expect(existsSync(dir)).toBe(false);
+  expect((await s.api('POST', '/gc')).body.alloc_queues_removed).toEqual([]);
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getTableName, is } from 'drizzle-orm';
 import { SQLiteTable, getTableConfig } from 'drizzle-orm/sqlite-core';
+import { Database } from 'bun:sqlite';
 import { openDatabase } from '../../src/db/open.ts';
 import * as schema from '../../src/db/schema.ts';
 
@@ -128,6 +129,35 @@ test('the migrations produce exactly the schema drizzle describes: columns, type
       for (const extra of actual.keys()) problems.push(`${name}.${extra}: in the migrated database, not in drizzle`);
     }
     expect(problems).toEqual([]);
+  } finally {
+    sqlite.close();
+  }
+});
+
+test('0010 rebuilds the allocation tables of a v9 database keeping every row (dropping the queues cascades into nothing)', () => {
+  const file = freshFile();
+  const v9 = new Database(file, { create: true, strict: true });
+  v9.exec('PRAGMA foreign_keys = ON');
+  v9.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
+    const version = Number(/^(\d+)/.exec(f)![1]);
+    if (version > 9) continue;
+    v9.exec(readFileSync(join(MIGRATIONS_DIR, f), 'utf8'));
+    v9.query('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, 'then');
+  }
+  v9.exec(`INSERT INTO alloc_queues (id, name, manager, pool, time_ms, nodes, backlog, max_allocs, idle_ms, sbatch_args, status, created_at, updated_at)
+    VALUES ('q_1', 'p', 'slurm', 'p', 60000, 1, 1, 2, 1000, '[]', 'active', 'x', 'x')`);
+  v9.exec(`INSERT INTO allocations (id, queue_id, status, slurm_id, dir, script, jobs_run, created_at) VALUES ('a_1', 'q_1', 'running', '42', '/d', '#!', 7, 'x')`);
+  v9.close();
+  const { sqlite } = openDatabase(file);
+  try {
+    expect(sqlite.query('SELECT id, name, node_cpus, cpus FROM alloc_queues').all()).toEqual([{ id: 'q_1', name: 'p', node_cpus: null, cpus: null }]);
+    expect(sqlite.query('SELECT seq, id, queue_id, slurm_id, jobs_run FROM allocations').all()).toEqual([{ seq: 1, id: 'a_1', queue_id: 'q_1', slurm_id: '42', jobs_run: 7 }]);
+    // the foreign key still holds, and a new allocation continues the sequence
+    expect(() => sqlite.exec(`INSERT INTO allocations (id, queue_id, status, dir, script, created_at) VALUES ('a_x', 'q_missing', 'pending', '/d', '', 'x')`)).toThrow(/FOREIGN KEY/);
+    sqlite.exec(`INSERT INTO allocations (id, queue_id, status, dir, script, created_at) VALUES ('a_2', 'q_1', 'pending', '/d', '', 'x')`);
+    expect((sqlite.query(`SELECT seq FROM allocations WHERE id = 'a_2'`).get() as { seq: number }).seq).toBe(2);
+    expect(sqlite.query(`SELECT name FROM sqlite_temp_master`).all()).toEqual([]);
   } finally {
     sqlite.close();
   }

@@ -1,5 +1,6 @@
 // The page's queue view shows allocation queues (real Chromium, real server, the real Slurm test
-// cluster for `alloc add`'s sbatch --test-only): each queue with its state, pause reason and allocations.
+// cluster for `alloc add`'s sbatch --test-only and sinfo): each queue with its state, shape, pause reason
+// and allocations.
 import { expect, beforeAll, afterAll } from 'bun:test';
 import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -33,6 +34,7 @@ pageTest('the queue view lists allocation queues with their state and reason', a
   const text = await q.innerText();
   expect(text).toContain('pool webp');
   expect(text).toContain('max 3 alive');
+  expect(text).toContain('1 CPU / 0 GPU per node (node: 2 CPU, 2 GPU)'); // the test cluster's node
   expect(text).toContain('paused by hand');
   expect(text).toContain('No allocations yet');
   expect(await q.locator('.badge').first().getAttribute('data-status')).toBe('paused');

@@ -10,6 +10,8 @@ export interface AllocQueueView {
   id: string; name: string; pool: string; time_ms: number; nodes: number; backlog: number; max_allocs: number; idle_ms: number;
   sbatch_args: string[]; status: string; reason: string | null; failures: number; backoff_until: string | null; last_error: string | null;
   sbatch_calls: number; counts: Record<string, number>; jobs_run: number; allocations: AllocationView[];
+  /** absent from servers before allocation shapes */
+  shape?: { cpus: number; gpus: number }; node?: { cpus: number; gpus: number | null } | null;
 }
 
 const secs = (ms: number) => ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
@@ -17,6 +19,7 @@ const ageOf = (s: number) => s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60
 
 export function allocQueueText(q: AllocQueueView): string {
   let s = `${q.name} (${q.id})  ${status(q.status)}  pool ${q.pool}  time ${secs(q.time_ms)}  nodes ${q.nodes}  backlog ${q.backlog}  max-allocs ${q.max_allocs}  idle ${secs(q.idle_ms)}${q.sbatch_args.length ? `  -- ${q.sbatch_args.join(' ')}` : ''}\n`;
+  if (q.shape) s += `  each allocation: ${q.shape.cpus} CPU(s), ${q.shape.gpus} GPU(s) per node${q.node ? ` (a node: ${q.node.cpus} CPUs, ${q.node.gpus ?? '?'} GPUs)` : ' (node shape unknown)'}\n`;
   if (q.reason) s += `  reason: ${q.reason}\n`;
   if (q.failures) s += `  failed submissions in a row: ${q.failures}${q.backoff_until ? `, next try after ${q.backoff_until}` : ''}${q.last_error ? `; last: ${q.last_error}` : ''}\n`;
   const c = q.counts;

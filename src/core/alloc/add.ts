@@ -1,11 +1,13 @@
 // `alloc add`: a new allocation queue, checked before anything is stored — its numbers, its pool, its
 // sbatch arguments (drover's own options refused; the rest tried with the batch system's test mode,
 // so a bad partition is refused here with Slurm's own words), and whether agents on the partition's
-// nodes can reach the server's URL (a loopback URL and other hosts: a loud warning).
+// nodes can reach the server's URL (a loopback URL and other hosts: a loud warning); and the shape of
+// the partition's nodes (sinfo), which with the arguments gives the CPUs and GPUs of an allocation.
 import { hostname } from 'node:os';
 import { DroverError } from '../errors.ts';
 import { newId, isoNow } from '../ids.ts';
 import type { AllocBackend, AllocQueueRow, AllocStore } from './types.ts';
+import { allocShape } from './shape.ts';
 
 export interface NewQueue {
   manager: string; pool: string; time_ms: number; nodes?: number; backlog?: number; max_allocs?: number; idle_ms?: number; name?: string; sbatch_args?: string[];
@@ -37,11 +39,15 @@ export async function prepareQueue(store: AllocStore, backend: AllocBackend, ser
   if (slurmSays?.unavailable) throw new DroverError('batch_system_unavailable', `could not check the arguments with Slurm (sbatch --test-only): ${slurmSays.message}; nothing was added, try again`, { slurm: slurmSays.message });
   if (slurmSays) throw new DroverError('invalid_request', `Slurm refused a test allocation with these arguments: ${slurmSays.message}`, { path: 'sbatch_args', slurm: slurmSays.message });
   const warnings = await reachability(backend, serverUrl, args);
+  // the node shape bounds what an allocation gets, and so which jobs it can run (sizing.ts misfit)
+  const node = await backend.nodeShape(args);
+  if (!node) warnings.push('sinfo did not describe the partition\'s nodes: jobs are measured against the CPUs and GPUs the sbatch arguments ask only');
+  const shape = allocShape(args, nodes, node);
   const at = isoNow();
   const row: AllocQueueRow = {
     id: newId('q'), name, manager: q.manager, pool: q.pool, time_ms: q.time_ms, nodes, backlog, max_allocs: maxAllocs, idle_ms: idle,
     sbatch_args: JSON.stringify(args), status: 'active', reason: null, failures: 0, backoff_until: null, last_error: null, sbatch_calls: 0,
-    created_at: at, updated_at: at,
+    created_at: at, updated_at: at, node_cpus: node?.cpus ?? null, node_gpus: node?.gpus ?? null, cpus: shape.cpus, gpus: shape.gpus,
   };
   return { queue: row, warnings };
 }

@@ -18,7 +18,7 @@ import type { Blocker, Logger } from '../ports.ts';
 import type { JobRow } from '../types.ts';
 import type { AllocBackend, AllocQueueRow, AllocStore, AllocTokens, AllocationRow } from './types.ts';
 import { allocScript, jobName } from './script.ts';
-import { allocBlocker, misfit, toSubmit } from './sizing.ts';
+import { allocBlocker, jobCpus, misfit, toSubmit } from './sizing.ts';
 import { prepareQueue, type NewQueue } from './add.ts';
 import { queueView, queueLog } from './view.ts';
 import { allocMetrics } from './metrics.ts';
@@ -96,7 +96,7 @@ export class AllocManager {
 
   private blockerOf(job: JobRow): Blocker[] {
     if (job.executor !== 'agent') return [];
-    const b = allocBlocker(this.o.store.queues(), this.o.engine.catalog.jobSpecOf(job));
+    const b = allocBlocker(this.o.store.queues(), this.o.engine.catalog.jobSpecOf(job), this.o.store.alive(), this.o.engine.clock.now());
     return b ? [b] : [];
   }
 
@@ -171,7 +171,7 @@ export class AllocManager {
     for (let i = 0; i < n; i++) if (!(await this.submit(q))) break;
   }
 
-  /** Queued jobs of the queue's pool that an allocation of its shape can run; those that never can get their blocker noted. */
+  /** The CPUs asked by the queued jobs of the queue's pool that an allocation of its shape can run; those that never can get their blocker noted. */
   private demand(q: AllocQueueRow, now: number): number {
     const eng = this.o.engine;
     let n = 0;
@@ -181,7 +181,7 @@ export class AllocManager {
       const spec = eng.catalog.jobSpecOf(job);
       if (spec.pool !== q.pool) continue;
       const b = misfit(q, spec);
-      if (b) misfits.push([job, b]); else n++;
+      if (b) misfits.push([job, b]); else n += jobCpus(spec);
     }
     if (misfits.length) eng.transact(() => { for (const [job, b] of misfits) eng.blockers.note(job, at, b); });
     return n;

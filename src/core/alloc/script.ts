@@ -5,6 +5,7 @@
 // beside it, named by --token-file. With --nodes N, srun starts one agent per node.
 import { shellQuote } from '../../runner/quote.ts';
 import type { AllocQueueRow } from './types.ts';
+import { queueShape } from './shape.ts';
 
 /** The Slurm job name of an allocation: how a crash between sbatch and our write is resolved. */
 export const jobName = (a: { id: string }) => `drover-alloc-${a.id}`;
@@ -20,7 +21,7 @@ export function usableMs(q: Pick<AllocQueueRow, 'time_ms'>): number {
 }
 
 export interface ScriptInput {
-  queue: Pick<AllocQueueRow, 'name' | 'pool' | 'time_ms' | 'idle_ms' | 'nodes'>;
+  queue: Pick<AllocQueueRow, 'name' | 'pool' | 'time_ms' | 'idle_ms' | 'nodes' | 'sbatch_args' | 'node_cpus' | 'node_gpus' | 'cpus' | 'gpus'>;
   allocId: string;
   /** argv that runs this drover (the compiled binary, or bun + src/main.ts) */
   self: string[];
@@ -35,8 +36,10 @@ export function allocScript(i: ScriptInput): string {
     ...i.self, 'agent', '--server', i.serverUrl, '--token-file', i.tokenFile, '--pool', q.pool,
     '--idle-exit', `${q.idle_ms}ms`,
   ].map(shellQuote).join(' ');
-  // per node: its own work dir and name; CPUs as Slurm gave them on that node
-  const perNode = `--until "$until" --slots "\${SLURM_CPUS_ON_NODE:-1}" --work-dir ${shellQuote(i.workDir)}/"node-\${SLURM_NODEID:-0}" --name ${shellQuote(`alloc-${i.allocId}`)}-"\${SLURM_NODEID:-0}"`;
+  // per node: its own work dir and name; as many slots as the allocation's CPUs on a node — the number
+  // the sizing and the fit rule count with (Slurm may round up to whole cores: those stay unused)
+  const shape = queueShape(q);
+  const perNode = `--until "$until" --slots ${shape.cpus} --gpus ${shape.gpus} --work-dir ${shellQuote(i.workDir)}/"node-\${SLURM_NODEID:-0}" --name ${shellQuote(`alloc-${i.allocId}`)}-"\${SLURM_NODEID:-0}"`;
   const lines = [
     '#!/bin/bash',
     `# drover allocation ${i.allocId} of queue ${q.name.replace(/[^\w.-]/g, '_')} (pool ${q.pool.replace(/[^\w.-]/g, '_')})`,

@@ -12,6 +12,11 @@ export interface AllocQueueRow {
   failures: number; backoff_until: number | null; last_error: string | null;
   sbatch_calls: number;
   created_at: string; updated_at: string;
+  /** one node of the partition as Slurm describes it (sinfo at `alloc add`); null: unknown */
+  node_cpus: number | null; node_gpus: number | null;
+  /** what one allocation gets per node: its sbatch arguments bounded by the node (shape.ts); null: queues
+   *  added before drover knew shapes, read from the arguments then */
+  cpus: number | null; gpus: number | null;
 }
 
 export interface AllocationRow {
@@ -45,7 +50,8 @@ export interface AllocStore {
   countsByStatus(): { queue_id: string; status: AllocationRow['status']; n: number; jobs: number }[];
 }
 
-/** What the batch system says of one allocation. */
+export interface NodeShape { cpus: number; gpus: number }
+
 /** What the batch system says of one allocation: its phase in drover's terms, and its own state words. */
 export interface AllocObservation { slurmId: string; phase: 'pending' | 'running' | 'ended'; state: string; reason: string; node: string }
 
@@ -64,6 +70,8 @@ export interface AllocBackend {
   cancel(slurmId: string): Promise<void>;
   /** the hosts the allocation's partition has (for the advertise-url warning); null when unknown */
   hosts(args: string[]): Promise<string[] | null>;
+  /** the CPUs and GPUs of one node of the allocation's partition (the smallest, when they differ); null when unknown */
+  nodeShape(args: string[]): Promise<NodeShape | null>;
   /** counters for /metrics */
   calls(): { sbatch: number; sbatch_failures: number };
 }

@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALLOC_STATUSES } from '../states/alloc.ts';
 import type { AllocQueueRow, AllocStore, AllocationRow } from './types.ts';
+import { queueShape } from './shape.ts';
 
 const OUTPUT_TAIL = 64 * 1024;
 
@@ -19,12 +20,15 @@ export function allocationView(a: AllocationRow, now = Date.now()) {
 export function queueView(store: AllocStore, q: AllocQueueRow, limit = 20) {
   const counts = Object.fromEntries(ALLOC_STATUSES.map((s) => [s, 0])) as Record<AllocationRow['status'], number>;
   let jobs = 0;
+  const shape = queueShape(q);
   for (const c of store.countsByStatus()) if (c.queue_id === q.id) { counts[c.status] = c.n; jobs += c.jobs; }
   return {
     id: q.id, name: q.name, manager: q.manager, pool: q.pool, time_ms: q.time_ms, nodes: q.nodes, backlog: q.backlog, max_allocs: q.max_allocs,
     idle_ms: q.idle_ms, sbatch_args: JSON.parse(q.sbatch_args) as string[], status: q.status, reason: q.reason, failures: q.failures,
     backoff_until: q.backoff_until ? new Date(q.backoff_until).toISOString() : null, last_error: q.last_error, sbatch_calls: q.sbatch_calls,
     created_at: q.created_at, counts, jobs_run: jobs,
+    // what each allocation gets per node (CPUs = its agent's slots), and one node of the partition (null: unknown)
+    shape: { cpus: shape.cpus, gpus: shape.gpus }, node: q.node_cpus !== null ? { cpus: q.node_cpus, gpus: q.node_gpus } : null,
     allocations: store.allocationsOf(q.id, limit).map((a) => allocationView(a)),
   };
 }

@@ -3,9 +3,10 @@
 // and those that ended longer than max_age ago. A run that is not terminal is never removed (and the
 // status is checked again inside the removing transaction, so a retry racing the GC wins). Its DB
 // rows go first, then its folder; run folders without a DB row (a crash between the two) older than
-// an hour go too. A dry run computes the same report and removes nothing.
+// an hour go too. Ended allocations of allocation queues go after the server's max_age (allocations.ts).
+// A dry run computes the same report and removes nothing.
 // Not here: SQL (db/repos/gc.ts), the daily timer (schedule.ts), HTTP (server/routes/gc.ts).
-import { readdirSync, lstatSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, basename } from 'node:path';
 import { isoNow } from '../ids.ts';
@@ -13,6 +14,10 @@ import { runMachine, type RunStatus } from '../states/run.ts';
 import { isUnder, canonical } from '../workspace.ts';
 import type { Logger } from '../ports.ts';
 import type { GcRepo, GcReport, GcRunRow, GcRemoved } from './types.ts';
+import { diskUsage } from './disk.ts';
+import { collectAllocations } from './allocations.ts';
+
+export { diskUsage };
 
 export interface Retention { keep_last?: number; max_age_ms?: number }
 
@@ -33,22 +38,11 @@ export interface GcDeps {
   onPass?: (report: GcReport) => void;
   /** folders without a DB row are left alone until they are this old (a submit writes the folder first) */
   orphanGraceMs?: number;
+  /** <data-dir>/alloc: allocation folders, collected with their rows after defaultMaxAgeMs (allocations.ts) */
+  allocDir?: string;
 }
 
 const BATCH = 200;
-
-/** Bytes under a path (files as stored, symlinks not followed). */
-export function diskUsage(path: string): number {
-  let total = 0;
-  let st;
-  try { st = lstatSync(path); } catch { return 0; }
-  if (!st.isDirectory()) return st.size;
-  total += st.size;
-  let names: string[];
-  try { names = readdirSync(path); } catch { return total; }
-  for (const n of names) total += diskUsage(join(path, n));
-  return total;
-}
 
 export class GarbageCollector {
   private chain: Promise<unknown> = Promise.resolve();
@@ -105,14 +99,21 @@ export class GarbageCollector {
       }
     }
     const orphans = await this.orphans(now, dryRun);
+    const allocs = this.d.allocDir
+      ? await collectAllocations({ repo: this.d.repo, dir: this.d.allocDir, maxAgeMs: this.d.defaultMaxAgeMs, tx: this.d.tx, orphanGraceMs: this.d.orphanGraceMs ?? 3_600_000, log: this.d.log }, now, dryRun)
+      : { allocations_removed: 0, allocations: [], alloc_queues_removed: [], orphans: [] };
+    orphans.push(...allocs.orphans);
     const cutoff = isoNow(now - (this.d.eventTtlMs ?? 86_400_000));
     const events = dryRun ? this.d.repo.settledEvents(cutoff, true) : this.d.tx(() => this.d.repo.settledEvents(cutoff, false));
     const out: GcReport = {
       dry_run: dryRun, at: isoNow(now), runs_removed: removed.length,
-      bytes_freed: removed.reduce((a, r) => a + r.bytes, 0) + orphans.reduce((a, o) => a + o.bytes, 0),
+      bytes_freed: removed.reduce((a, r) => a + r.bytes, 0) + orphans.reduce((a, o) => a + o.bytes, 0) + allocs.allocations.reduce((a, x) => a + x.bytes, 0),
       runs: removed, orphans, skipped_active: skipped, events_removed: events, pipelines: report,
+      allocations_removed: allocs.allocations_removed, allocations: allocs.allocations, alloc_queues_removed: allocs.alloc_queues_removed,
     };
-    if (!dryRun && (removed.length || orphans.length || events)) this.d.log?.info('gc removed runs', { runs: removed.length, orphans: orphans.length, events, bytes: out.bytes_freed });
+    if (!dryRun && (removed.length || orphans.length || events || allocs.allocations_removed || allocs.alloc_queues_removed.length)) {
+      this.d.log?.info('gc removed runs', { runs: removed.length, orphans: orphans.length, events, allocations: allocs.allocations_removed, alloc_queues: allocs.alloc_queues_removed.length, bytes: out.bytes_freed });
+    }
     this.d.onPass?.(out);
     return out;
   }

@@ -25,8 +25,8 @@ export function allocRepo(db: Database, onIllegal: (e: IllegalTransition) => voi
 
   return {
     insertQueue(q: AllocQueueRow) {
-      p(`INSERT INTO alloc_queues (id, name, manager, pool, time_ms, nodes, backlog, max_allocs, idle_ms, sbatch_args, status, reason, failures, backoff_until, last_error, sbatch_calls, created_at, updated_at)
-         VALUES ($id, $name, $manager, $pool, $time_ms, $nodes, $backlog, $max_allocs, $idle_ms, $sbatch_args, $status, $reason, $failures, $backoff_until, $last_error, $sbatch_calls, $created_at, $updated_at)`).run(q as never);
+      p(`INSERT INTO alloc_queues (id, name, manager, pool, time_ms, nodes, backlog, max_allocs, idle_ms, sbatch_args, status, reason, failures, backoff_until, last_error, sbatch_calls, created_at, updated_at, node_cpus, node_gpus, cpus, gpus)
+         VALUES ($id, $name, $manager, $pool, $time_ms, $nodes, $backlog, $max_allocs, $idle_ms, $sbatch_args, $status, $reason, $failures, $backoff_until, $last_error, $sbatch_calls, $created_at, $updated_at, $node_cpus, $node_gpus, $cpus, $gpus)`).run(q as never);
     },
     queues() { return p(`SELECT * FROM alloc_queues WHERE status != 'removed' ORDER BY created_at, id`).all() as AllocQueueRow[]; },
     queue(ref: string) {

@@ -1,8 +1,9 @@
 // SQL of retention GC: the runs of each pipeline (newest first), and the removal of runs with every
 // row that hangs off them — stages, jobs, attempts, commands, blockers, costs and event links go by
-// ON DELETE CASCADE; status events (no foreign key) and emptied groups are removed here.
+// ON DELETE CASCADE; status events (no foreign key) and emptied groups are removed here. Also ended
+// allocations and removed allocation queues left without any.
 import type { Database } from 'bun:sqlite';
-import type { GcRepo, GcRunRow } from '../../core/gc/types.ts';
+import type { GcAllocRow, GcRepo, GcRunRow } from '../../core/gc/types.ts';
 
 const CHUNK = 400;
 
@@ -21,11 +22,24 @@ export function gcRepo(db: Database): GcRepo {
     AND NOT EXISTS (SELECT 1 FROM event_runs r WHERE r.event_id = e.id)
     AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'reserved'))`;
   const countSettled = db.prepare(`SELECT count(*) AS n ${SETTLED}`);
+  // allocations: only terminal ones, re-checked inside the delete (a live allocation is never removed)
+  const TERMINAL = `('ended', 'failed', 'canceled')`;
+  const endedAllocs = db.prepare(`SELECT a.id, a.queue_id, q.name AS queue, a.status, a.dir, a.ended_at FROM allocations a JOIN alloc_queues q ON q.id = a.queue_id
+    WHERE a.status IN ${TERMINAL} AND coalesce(a.ended_at, a.created_at) < ? ORDER BY a.seq`);
+  const delAlloc = db.prepare(`DELETE FROM allocations WHERE id = ? AND status IN ${TERMINAL}`);
+  const allocExists = db.prepare('SELECT 1 FROM allocations WHERE id = ?');
+  const removedQueues = db.prepare(`SELECT q.id, q.name, (SELECT count(*) FROM allocations a WHERE a.queue_id = q.id) AS allocations FROM alloc_queues q WHERE q.status = 'removed' ORDER BY q.created_at`);
+  const delQueue = db.prepare(`DELETE FROM alloc_queues WHERE id = ? AND status = 'removed' AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.queue_id = alloc_queues.id)`);
   const delSettled = db.prepare(`DELETE FROM topic_events WHERE id IN (SELECT e.id ${SETTLED})`);
   return {
     pipelinesWithRuns: () => (pipelines.all() as { pipeline: string }[]).map((r) => r.pipeline),
     runsOf: (pipeline) => runsOf.all(pipeline) as GcRunRow[],
     runExists: (id) => !!runIds.get(id),
+    endedAllocations: (before) => endedAllocs.all(before) as GcAllocRow[],
+    deleteAllocations: (ids) => db.transaction(() => ids.filter((id) => delAlloc.run(id).changes === 1))(),
+    allocationExists: (id) => !!allocExists.get(id),
+    removedQueues: () => removedQueues.all() as { id: string; name: string; allocations: number }[],
+    deleteRemovedQueues: (ids) => db.transaction(() => ids.filter((id) => delQueue.run(id).changes === 1))(),
     settledEvents: (before, dryRun) => dryRun ? (countSettled.get(before) as { n: number }).n : delSettled.run(before).changes,
     deleteRuns: (runs) => db.transaction(() => {
       const entities: string[] = [];

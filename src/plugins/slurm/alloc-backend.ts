@@ -1,11 +1,12 @@
 // Allocation queues on Slurm (core/alloc/types.ts AllocBackend): `sbatch --test-only` to check a
 // queue's arguments at `alloc add`, one sbatch per allocation, ONE squeue (by job names) per pass for
-// every live allocation, scancel, and sinfo for the partition's hosts. Argv only, through SlurmCli.
+// every live allocation, scancel, and sinfo for the partition's hosts and the shape of its nodes. Argv only, through SlurmCli.
 import type { AllocBackend, AllocObservation, SubmitRequest } from '../../core/alloc/types.ts';
 import { SlurmCli, firstLine } from './cli.ts';
 import { slurmOptions, type SlurmOptions } from './options.ts';
 import { parseJobId, slurmPathPattern, slurmTime, TRANSIENT_SUBMIT } from './sbatch.ts';
 import { ruleFor } from './state-map.ts';
+import { parseNodeShapes } from '../../core/alloc/shape.ts';
 
 /** Options drover sets itself (or that would take the allocation's output, name, shape or script away). */
 const DRIVEN: Record<string, string> = {
@@ -22,6 +23,17 @@ const DRIVEN: Record<string, string> = {
 };
 
 const SQUEUE_ALLOC_FORMAT = 'JobID:0|,Name:0|,State:0|,Reason:0|,NodeList:0|';
+
+/** The partition the sbatch arguments name (`--partition=P`, `--partition P`, `-pP`, `-p P`), else null. */
+function partitionOf(args: string[]): string | null {
+  let partition: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--partition=(.+)$/.exec(args[i]!) ?? /^-p(.+)$/.exec(args[i]!);
+    if (m) partition = m[1]!;
+    else if ((args[i] === '--partition' || args[i] === '-p') && args[i + 1]) partition = args[i + 1]!;
+  }
+  return partition;
+}
 
 export function createSlurmAllocBackend(opts: Partial<SlurmOptions> = {}): AllocBackend {
   const o: SlurmOptions = { ...slurmOptions(), ...opts };
@@ -78,15 +90,20 @@ export function createSlurmAllocBackend(opts: Partial<SlurmOptions> = {}): Alloc
     },
 
     async hosts(args) {
-      let partition: string | null = null;
-      for (let i = 0; i < args.length; i++) {
-        const m = /^--partition=(.+)$/.exec(args[i]!) ?? /^-p(.+)$/.exec(args[i]!);
-        if (m) partition = m[1]!;
-        else if ((args[i] === '--partition' || args[i] === '-p') && args[i + 1]) partition = args[i + 1]!;
-      }
+      const partition = partitionOf(args);
       const r = await cli.run('sinfo', ['--noheader', '--format=%n', ...(partition ? [`--partition=${partition}`] : [])]);
       if (!r.ok) return null;
       return [...new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean))];
+    },
+
+    async nodeShape(args) {
+      // without --partition: the default one, which sinfo marks with a '*'
+      const partition = partitionOf(args);
+      const r = await cli.run('sinfo', ['--noheader', '--format=%P|%c|%G', ...(partition ? [`--partition=${partition}`] : [])]);
+      if (!r.ok) return null;
+      const rows = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => l.split('|'));
+      const mine = partition ? rows : rows.some((f) => f[0]!.endsWith('*')) ? rows.filter((f) => f[0]!.endsWith('*')) : rows;
+      return parseNodeShapes(mine.map((f) => f.slice(1).join('|')));
     },
 
     calls() {
