@@ -20,8 +20,12 @@ export class GroupCommit {
   /** told how long each fsync round took, in seconds (metrics) */
   onSync: ((seconds: number) => void) | null = null;
 
-  constructor(private dbFile: string, private changes: () => number, private windowMs = 2) {}
+  /** windowMs: how soon a waiter's fsync runs; idleMs: how soon one runs when nobody waits for it (the
+   *  scheduler's own commits: a power cut loses at most that much of them, and a restart re-adopts
+   *  their jobs from their folders) */
+  constructor(private dbFile: string, private changes: () => number, private windowMs = 2, private idleMs = 50) {}
   private lastChanges = 0;
+  private timerDue = Infinity;
 
   /** Called after every committed write transaction. */
   markDirty(): void {
@@ -39,7 +43,12 @@ export class GroupCommit {
 
   private schedule(): void {
     if (this.syncing) return; // the fsync in flight schedules the next one when it is done
-    this.timer ??= setTimeout(() => { this.timer = null; void this.flushAsync(); }, this.windowMs);
+    const wait = this.waiters.length ? this.windowMs : this.idleMs;
+    const due = Date.now() + wait;
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer); // a waiter came: sooner than the idle fsync
+    this.timerDue = due;
+    this.timer = setTimeout(() => { this.timer = null; this.timerDue = Infinity; void this.flushAsync(); }, wait);
   }
 
   private async flushAsync(): Promise<void> {

@@ -61,7 +61,7 @@ export function prepareJob(job: JobRow, run: RunRow, spec: PipelineSpec, stages:
     workdir = run.workspace;
   } else {
     workdir = runWorkDir(run.dir);
-    if (!ctx.portable) mkdirFresh(workdir);
+    if (!ctx.portable && !existsSync(workdir)) mkdirFresh(workdir); // (a stat: far cheaper than a mkdir that fails)
   }
   const params = JSON.parse(run.params) as Record<string, unknown>;
   const needs: Record<string, Record<string, unknown>> = {};

@@ -11,8 +11,9 @@ import type { JobRow } from '../types.ts';
 import type { Engine } from './engine.ts';
 import type { Start, TxEffects } from './tx-effects.ts';
 
-/** queued jobs read per group and start (a start usually takes the first; each row read costs) */
-const FIRST_WINDOW = 8;
+/** queued jobs read per group when its head cannot start (held by a GPU, agent-only…); the head is
+ *  read alone first, since a start almost always takes it and every row read costs */
+const WINDOW = 8;
 /** per job: the group was checked once (groupPaused), and backoffs are filtered by the query */
 const JOB_GATES: Gate[] = GATES.filter((g) => g !== groupPaused);
 
@@ -26,7 +27,7 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     if (eng.store.getGroup(groupId)?.status !== 'running') { ready.drop(groupId); continue; } // paused or ended
     // max_parallel reached: only jobs of ownQueue executors (Slurm) may start, so read only those
     const only = ledger.limited >= config.maxParallel ? eng.ownQueueExecutors() : undefined;
-    const candidates = eng.store.nextQueued(groupId, FIRST_WINDOW, now, only);
+    const candidates = eng.store.nextQueued(groupId, 1, now, only);
     let started: Start | null | 'none' = 'none';
     for (const j of candidatesOf(eng, groupId, candidates, now, only)) {
       const refused = firstBlocker(view, j, lazyRun(eng.store, j.run_id), JOB_GATES);
@@ -55,12 +56,16 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
 }
 
 /**
- * The queued jobs of a group to try, in order: a small window, and only when all of those were held
- * back (every GPU busy, agent-only…) a wider one, so held jobs never block the jobs queued behind them.
+ * The queued jobs of a group to try, in order: the head, then (read only when the head was held back:
+ * every GPU busy, agent-only…) a small window, and only when all of those were held a wider one, so
+ * held jobs never block the jobs queued behind them.
  */
-function* candidatesOf(eng: Engine, groupId: string, first: JobRow[], now: number, only?: readonly string[]): Generator<JobRow> {
-  yield* first;
-  if (first.length === FIRST_WINDOW) yield* eng.store.nextQueued(groupId, 1024, now, only).slice(FIRST_WINDOW);
+function* candidatesOf(eng: Engine, groupId: string, head: JobRow[], now: number, only?: readonly string[]): Generator<JobRow> {
+  yield* head;
+  if (head.length === 0) return;
+  const window = eng.store.nextQueued(groupId, WINDOW, now, only);
+  yield* window.slice(head.length);
+  if (window.length === WINDOW) yield* eng.store.nextQueued(groupId, 1024, now, only).slice(WINDOW);
 }
 
 function failQueued(eng: Engine, job: JobRow, b: Blocker, at: string): null {
