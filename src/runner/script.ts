@@ -102,7 +102,9 @@ export function renderScript(s: ScriptInput): string {
   s.commands.forEach((c, i) => {
     if (inline && i === last) { lines.push(`__drover_last ${i} ${shellQuote(c.run)}`, 'exit $?', ''); return; }
     const call = `__drover_cmd ${i} ${shellQuote(c.run)}`;
-    lines.push(c.allow_failure ? `${call} || true` : `${call} || { __rc=$?; ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
+    // (never `call || …`: bash ignores `set -e` inside anything run on the left of || or &&, so a
+    // command's own `set -e` would not stop it)
+    lines.push(c.allow_failure ? call : `${call}; __rc=$?; [ "$__rc" = 0 ] || { ${TIMES}; echo "__DROVER_RC=$__rc"; exit $__rc; }`);
   });
   if (!inline) lines.push(TIMES, 'echo "__DROVER_RC=0"', 'exit 0', '');
   return lines.join('\n');
