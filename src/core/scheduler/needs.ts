@@ -2,7 +2,7 @@
 // and outputs (as the API shows them), and every job of it — name, matrix point, status, exit code and
 // outputs — so a merge job after a job-level matrix reads every sweep point's results in one file.
 // prepare.ts writes it beside job.sh; a remote agent writes the copy its claim carries.
-import { writeFileSync, renameSync } from 'node:fs';
+import { openSync, writeSync, closeSync, rmSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../ports.ts';
 import type { StageRow } from '../types.ts';
@@ -29,9 +29,21 @@ export function needsDoc(store: Pick<Store, 'jobsOfStage'>, stages: StageRow[], 
   return doc;
 }
 
-/** needs.json via a temporary file and rename: a reader never sees half of it. */
+// (O_NOFOLLOW: a link an earlier attempt left in its place is replaced, never written through)
+const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+/** needs.json, written before the job starts (its only reader is the job, so no temporary file and
+ *  rename: a start that died half-way is never run, and the next try writes it again). */
 export function writeNeedsFile(dir: string, doc: NeedsDoc): void {
-  const tmp = join(dir, '.needs.json.tmp');
-  writeFileSync(tmp, JSON.stringify(doc), { mode: 0o600 });
-  renameSync(tmp, join(dir, 'needs.json'));
+  const file = join(dir, 'needs.json');
+  const text = JSON.stringify(doc);
+  let fd: number;
+  try {
+    fd = openSync(file, WRITE_NEW, 0o600);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ELOOP') throw err;
+    rmSync(file);
+    fd = openSync(file, WRITE_NEW, 0o600);
+  }
+  try { writeSync(fd, text); } finally { closeSync(fd); }
 }
