@@ -7,13 +7,13 @@ import type { GroupRow, JobRow, RunRow } from './types.ts';
 import type { ValidateOptions } from './spec/index.ts';
 import { submit, cancelRun, cancelJob, cancelGroup, pauseGroup, resumeGroup, retryRun } from './scheduler/control.ts';
 import { explain } from './scheduler/explain.ts';
-import { groupView, jobView, runView } from './views.ts';
+import { attemptsView, groupView, jobView, runView } from './views.ts';
 import { groupResults } from './results.ts';
 import { pipelineTriggers } from './triggers/service.ts';
 
 /** The reads the API serves as they are (lists, single rows, attempts, events, graph inputs). */
 export type ApiReads = Pick<Store,
-  'getRun' | 'getJob' | 'getGroup' | 'listRuns' | 'listJobs' | 'listGroups' | 'attemptsOf' | 'stagesOfRun' |
+  'getRun' | 'getJob' | 'getGroup' | 'listRuns' | 'listJobs' | 'listGroups' | 'stagesOfRun' |
   'jobsOfRun' | 'jobCountsByGroup' | 'eventsSince' | 'lastEventSeq'>;
 /** Tokens: the auth middleware and the admin token routes. */
 export type ApiAccess = Pick<Store, 'tokenByHash' | 'listTokens' | 'insertToken' | 'deleteToken'>;
@@ -46,6 +46,7 @@ export function coreFacade(eng: Engine) {
 
     runView: (r: RunRow) => runView(eng, r),
     jobView: (j: JobRow) => jobView(eng, j),
+    attempts: (j: JobRow) => attemptsView(eng.store, j),
     groupView: (g: GroupRow) => groupView(store, g),
     results: (groupId: string, sort?: string) => groupResults(store, groupId, sort),
     why: (j: JobRow) => explain(eng, j),

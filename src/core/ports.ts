@@ -62,8 +62,9 @@ export interface RunStore {
   setStageOutputs(id: string, outputs: string): void;
   setJobStats(id: string, attempt: number, stats: string): void;
   runningJobsOf(executor: string): JobRow[];
-  insertAttempt(a: AttemptRow): void;
-  finishAttempt(a: Pick<AttemptRow, 'job_id' | 'attempt' | 'status' | 'reason' | 'message' | 'exit_code' | 'ended_at'>): void;
+  /** An attempt that ended, as one row (the attempt in progress has none: it is the job row's, see
+   *  views.attemptsView; one statement per attempt instead of an insert at the start and an update at the end) */
+  finishAttempt(a: AttemptRow): void;
   attemptsOf(jobId: string): AttemptRow[];
   insertCommand(c: CommandRow): void;
   commandsOf(jobId: string, attempt: number): CommandRow[];

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { fileSize, readCommandMeta } from '../runner/meta.ts';
 import type { Store } from './ports.ts';
-import type { CommandRow, GroupRow, JobRow, RunRow, StageRow } from './types.ts';
+import type { AttemptRow, CommandRow, GroupRow, JobRow, RunRow, StageRow } from './types.ts';
 import type { PipelineSpec } from './spec/index.ts';
 
 export interface ViewSource { store: Store; specOfRun(runId: string): PipelineSpec }
@@ -34,6 +34,15 @@ export function commandsByJob(store: Pick<Store, 'commandsOfRun'>, runId: string
     if (list) list.push(c); else out.set(c.job_id, [c]);
   }
   return out;
+}
+
+/** A job's attempts: the ended ones (rows), and the one in progress, which is the job row's own. */
+export function attemptsView(store: Pick<Store, 'attemptsOf'>, j: JobRow): AttemptRow[] {
+  const rows = store.attemptsOf(j.id);
+  if (j.status === 'running' && !rows.some((a) => a.attempt === j.attempt)) {
+    rows.push({ job_id: j.id, attempt: j.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: j.started_at, ended_at: null });
+  }
+  return rows;
 }
 
 export function runView(src: ViewSource, r: RunRow) {

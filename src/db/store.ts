@@ -248,11 +248,8 @@ export class SqliteStore implements Store {
   setStageOutputs(id: string, outputs: string) { this.stages.drop(id); this.stageLists.clear(); this.p('UPDATE stages SET outputs = ? WHERE id = ?').run(outputs, id); }
 
   // attempts and commands
-  insertAttempt(a: AttemptRow) {
+  finishAttempt(a: AttemptRow) {
     this.p('INSERT OR REPLACE INTO attempts (job_id, attempt, status, reason, message, exit_code, started_at, ended_at) VALUES ($job_id, $attempt, $status, $reason, $message, $exit_code, $started_at, $ended_at)').run(a as never);
-  }
-  finishAttempt(a: Pick<AttemptRow, 'job_id' | 'attempt' | 'status' | 'reason' | 'message' | 'exit_code' | 'ended_at'>) {
-    this.p('UPDATE attempts SET status = $status, reason = $reason, message = $message, exit_code = $exit_code, ended_at = $ended_at WHERE job_id = $job_id AND attempt = $attempt').run(a as never);
   }
   attemptsOf(jobId: string) { return this.p('SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt').all(jobId) as AttemptRow[]; }
   insertCommand(c: CommandRow) {

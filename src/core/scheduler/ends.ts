@@ -39,13 +39,12 @@ export function applyObservation(eng: Engine, o: Observation, at: string, now: n
 function requeueInPlace(eng: Engine, job: JobRow, o: Extract<Observation, { state: 'requeued' }>, at: string, now: number): void {
   const { store } = eng;
   o.result?.commands.forEach((c, idx) => store.insertCommand({ job_id: job.id, attempt: job.attempt, idx, ...c }));
-  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: o.reason, message: o.message, exit_code: null, ended_at: at });
+  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: o.reason, message: o.message, exit_code: null, started_at: job.started_at, ended_at: at });
   const next = job.attempt + 1;
   const back = { attempt: next, reason: o.reason, message: o.message, handle: JSON.stringify(o.handle), queued_at: at };
   if (!store.transition('jobs', job.id, 'running', 'queued', back, { at, attempt: job.attempt, runId: job.run_id })) return;
   const timeout = eng.catalog.timeoutOf(job);
   store.transition('jobs', job.id, 'queued', 'running', { started_at: at, deadline_at: timeout ? now + timeout : null }, { at, attempt: next, runId: job.run_id });
-  store.insertAttempt({ job_id: job.id, attempt: next, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
 }
 
 /**
@@ -77,7 +76,7 @@ export function finishRunning(eng: Engine, job: JobRow, r: JobResult, lostReason
   }
   const endedAt = endTimeOf(r, job.started_at, at); // the runner's recorded end, not when we noticed it
   const patch = { ended_at: endedAt, exit_code: r.rc, reason, message, outputs: JSON.stringify(r.outputs), lease_token: null };
-  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, ended_at: endedAt });
+  store.finishAttempt({ job_id: job.id, attempt: job.attempt, status, reason, message, exit_code: r.rc, started_at: job.started_at, ended_at: endedAt });
   if (status === 'failed' && retry(eng, job, reason!, message!, at, now)) return;
   if (!store.transition('jobs', job.id, 'running', status, patch, { at, attempt: job.attempt, runId: job.run_id })) return;
   rollUpStage(eng.rollupCtx(at), job.stage_id);

@@ -13,8 +13,12 @@ export function isolated<T>(eng: Engine, jobId: string, at: string, fn: () => T)
     eng.log.error('DroverInternal<tick-row> a job hit an internal error', { jobId, err: String(err), stack: (err as Error).stack });
     const cur = eng.store.getJob(jobId);
     if (cur && (cur.status === 'queued' || cur.status === 'running')) {
-      if (cur.status === 'running') eng.freeSlot(cur); // (an agent's job holds none)
-      eng.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message: `internal error: ${String(err)}`, ended_at: at, lease_token: null }, { at, attempt: cur.attempt, runId: cur.run_id });
+      const message = `internal error: ${String(err)}`;
+      if (cur.status === 'running') {
+        eng.freeSlot(cur); // (an agent's job holds none)
+        eng.store.finishAttempt({ job_id: cur.id, attempt: cur.attempt, status: 'failed', reason: 'internal', message, exit_code: null, started_at: cur.started_at, ended_at: at });
+      }
+      eng.store.transition('jobs', cur.id, cur.status, 'failed', { reason: 'internal', message, ended_at: at, lease_token: null }, { at, attempt: cur.attempt, runId: cur.run_id });
       try { rollUpStage(eng.rollupCtx(at), cur.stage_id); } catch { /* logged above */ }
     }
     return null;

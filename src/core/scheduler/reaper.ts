@@ -62,7 +62,7 @@ export class Reaper {
     for (const job of store.expiredLeases(now)) {
       this.h.isolated(job.id, at, () => {
         const msg = `lease expired at ${isoNow(job.lease_expires_at!)} (no heartbeat from the agent)`;
-        store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'lost', message: msg, exit_code: null, ended_at: at });
+        store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'lost', message: msg, exit_code: null, started_at: job.started_at, ended_at: at });
         if (!this.h.retry(job, 'lost', msg, at, now)) {
           if (store.transition('jobs', job.id, 'running', 'failed', { reason: 'lost', message: msg, ended_at: at, lease_token: null, lease_expires_at: null }, { at, attempt: job.attempt, runId: job.run_id })) {
             rollUpStage(this.h.rollupCtx(at), job.stage_id);
@@ -123,7 +123,7 @@ export class Reaper {
         if (job.handle) this.h.effects().cancel(JSON.parse(job.handle));
         this.h.freeSlot(job); // (an agent's job holds no slot)
         const msg = `still running past the backstop (${isoNow(limit)}); killed and failed`;
-        store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'backstop', message: msg, exit_code: null, ended_at: at });
+        store.finishAttempt({ job_id: job.id, attempt: job.attempt, status: 'failed', reason: 'backstop', message: msg, exit_code: null, started_at: job.started_at, ended_at: at });
         if (store.transition('jobs', job.id, 'running', 'failed', { reason: 'backstop', message: msg, ended_at: at, lease_token: null }, { at, attempt: job.attempt, runId: job.run_id })) {
           rollUpStage(this.h.rollupCtx(at), job.stage_id);
         }

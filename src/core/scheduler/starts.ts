@@ -127,7 +127,6 @@ export function startOne(eng: Engine, job: JobRow, at: string, now: number, admi
     release();
     return null;
   }
-  store.insertAttempt({ job_id: job.id, attempt: job.attempt, status: 'running', reason: null, message: null, exit_code: null, started_at: at, ended_at: null });
   eng.blockers.started(job, at);
   if (st.status === 'pending') store.transition('stages', st.id, 'pending', 'running', { started_at: at }, { at, runId: run.id });
   if (run.status === 'queued') store.transition('runs', run.id, 'queued', 'running', { started_at: at }, { at, runId: run.id });

@@ -21,7 +21,7 @@ export function jobsRoutes(d: ServerDeps) {
     })
     .get('/:id', (c) => {
       const j = get(c.req.param('id'));
-      return c.json({ ...core.jobView(j), attempts: core.reads.attemptsOf(j.id) });
+      return c.json({ ...core.jobView(j), attempts: core.attempts(j) });
     })
     .get('/:id/why', (c) => c.json(core.why(get(c.req.param('id')))))
     .get('/:id/logs', (c) => {
