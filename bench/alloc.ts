@@ -60,15 +60,19 @@ async function jobArray(): Promise<Row> {
 
 async function shellLoop(): Promise<Row> {
   const name = `bench-alloc-loop-${process.pid}`;
+  const since = new Date(Date.now() - 60_000).toISOString().slice(0, 19); // (sacct's -S, local clock)
   const t0 = now();
   sh(['bash', '-c', `for i in $(seq 1 ${N}); do sbatch --parsable --job-name=${name} --output=/dev/null --wrap '${CMD}' >/dev/null || exit 1; done`]);
   const submittedS = (now() - t0) / 1000;
+  // done when none is left in squeue (finished jobs leave squeue after MinJobAge, so they cannot be
+  // counted there); how many completed comes from accounting
   for (;;) {
-    const states = sh(['squeue', '--noheader', '--states=all', `--name=${name}`, '--format=%T']).split('\n').filter(Boolean);
-    if (states.length >= N && states.every((st) => !['PENDING', 'RUNNING', 'COMPLETING', 'CONFIGURING'].includes(st))) {
-      const ok = states.filter((st) => st === 'COMPLETED').length;
+    const active = sh(['squeue', '--noheader', `--name=${name}`, '--states=PENDING,RUNNING,CONFIGURING,COMPLETING', '--format=%T']).split('\n').filter(Boolean);
+    if (active.length === 0) {
       const wallS = (now() - t0) / 1000;
-      return { way: 'one sbatch per job (shell loop)', ok: `${ok}/${N}`, wallS, sbatch: N, jobsPerS: ok / wallS, note: `the ${N} sbatch calls alone took ${round(submittedS)} s` };
+      const states = sh(['sacct', '--noheader', '-X', `--name=${name}`, `--starttime=${since}`, '--format=State%20']).split('\n').map((l) => l.trim()).filter(Boolean);
+      const ok = states.filter((st) => st === 'COMPLETED').length;
+      return { way: 'one sbatch per job (shell loop)', ok: states.length ? `${ok}/${N}` : 'no sacct', wallS, sbatch: N, jobsPerS: (states.length ? ok : N) / wallS, note: `the ${N} sbatch calls alone took ${round(submittedS)} s` };
     }
     if (now() - t0 > TIMEOUT_MS) throw new Error(`the loop's jobs did not finish within ${TIMEOUT_MS / 1000} s`);
     await sleep(500);
@@ -81,7 +85,9 @@ const rows: Row[] = [];
 for (const [way, fn] of [['alloc', allocQueue], ['array', jobArray], ['loop', shellLoop]] as const) {
   if (!WAYS.includes(way)) continue;
   process.stderr.write(`bench: ${way} …\n`);
-  rows.push(await fn());
+  const row = await fn();
+  rows.push(row);
+  process.stderr.write(`bench: ${way}: ${JSON.stringify(row)}\n`);
 }
 removeRoots();
 console.log(`\n${N} × \`${CMD}\` on the Slurm test cluster (${sh(['sinfo', '--noheader', '--format=%n %c']).trim()} CPUs; ${droverCommand().label})\n`);
