@@ -51,9 +51,11 @@ export interface RunStore {
   runHasActiveStages(runId: string): boolean;
   /** `executors`: only jobs of these (max_parallel is reached: only ownQueue executors' jobs may start) */
   nextQueued(groupId: string, limit: number, nowMs: number, executors?: readonly string[]): JobRow[];
+  /** groups with queued jobs (from the kept counts, not a count of the table) */
   queuedGroups(): { id: string; priority: number; status: string }[];
   jobsWithStatus(status: string): JobRow[];
-  jobCountsByGroup(): { group_id: string; status: string; n: number }[];
+  /** queued and running jobs in all, per group (by id) and per executor, kept in memory (db/job-counts.ts) */
+  queueCounts(): QueueCounts;
   activeGroups(): GroupRow[];
   /** remember that a cancel of the whole group was asked for (it ends canceled) */
   requestGroupCancel(id: string): void;
@@ -116,6 +118,9 @@ export interface AccessStore {
 }
 
 /** The whole store, by concern; each part can be handed on alone (a route needs only what it reads). */
+export interface Tally { queued: number; running: number }
+export interface QueueCounts { total: Tally; groups: [string, Tally][]; executors: [string, Tally][] }
+
 export interface Store extends RunStore, LeaseStore, AccessStore {
   tx<T>(fn: () => T): T;
   /** schedules, topic events, per-attempt cost (db/repos/triggers.ts) */

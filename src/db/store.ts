@@ -9,6 +9,7 @@ import { TriggerRepo } from './repos/triggers.ts';
 import { GroupCommit } from './durability.ts';
 import { EventBuffer, type NewEvent } from './event-buffer.ts';
 import { RowCache, ListCache } from './row-cache.ts';
+import { JobCounts, type CountRow } from './job-counts.ts';
 import { runMachine, stageMachine, groupMachine } from '../core/states/index.ts';
 
 export class SqliteStore implements Store {
@@ -23,6 +24,8 @@ export class SqliteStore implements Store {
   readonly triggers: TriggerRepo;
 
   readonly commits: GroupCommit;
+  /** queued/running jobs per group and executor, moved by the status writers (job-counts.ts) */
+  readonly jobCounts = new JobCounts();
   /** the status events this process committed, for the publisher (no read-back) */
   readonly events: EventBuffer;
 
@@ -36,13 +39,20 @@ export class SqliteStore implements Store {
       ? [(insOne.get(evs[0] as never) as { seq: number }).seq]
       : (insMany.all(JSON.stringify(evs)) as { seq: number }[]).map((r) => r.seq).sort((a, b) => a - b));
     const onEvent = (e: NewEvent) => this.events.add(e);
-    this.writeSubmission = submissionWriter(db, onEvent);
-    const write = transitionWriter(db, onIllegal, onEvent);
+    const moved = (group: string, executor: string, from: string | null, to: string) => this.jobCounts.moved(group, executor, from, to);
+    this.writeSubmission = submissionWriter(db, onEvent, moved);
+    const write = transitionWriter(db, onIllegal, onEvent, moved);
     this.transition = (table, id, from, to, patch, opts) => {
       this.forget(table, id, opts.runId);
       return write(table, id, from, to, patch, opts);
     };
     this.triggers = new TriggerRepo(db, onIllegal);
+    this.jobCounts.load(this.countJobs());
+  }
+
+  /** A fresh count of queued and running jobs (at open; the harness audits the kept counts with it). */
+  countJobs(): CountRow[] {
+    return this.p(`SELECT group_id, executor, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY group_id, executor, status`).all() as CountRow[];
   }
 
   private p(sql: string) {
@@ -59,7 +69,7 @@ export class SqliteStore implements Store {
   tx<T>(fn: () => T): T {
     let out: T;
     try {
-      out = this.events.within(() => this.db.transaction(() => { const r = fn(); this.events.flush(); return r; })());
+      out = this.jobCounts.within(() => this.events.within(() => this.db.transaction(() => { const r = fn(); this.events.flush(); return r; })()));
     } catch (err) {
       this.forgetAll(); // a row read inside the transaction may never have been committed
       throw err;
@@ -228,12 +238,15 @@ export class SqliteStore implements Store {
     return this.p(`SELECT * FROM jobs WHERE status = 'queued' AND group_id = ? AND (backoff_until IS NULL OR backoff_until <= ?) ORDER BY priority DESC, seq LIMIT ?`).all(groupId, nowMs, limit) as JobRow[];
   }
   queuedGroups() {
-    return this.p(`SELECT j.group_id AS id, max(j.priority) AS priority, g.status AS status FROM jobs j JOIN groups g ON g.id = j.group_id WHERE j.status = 'queued' GROUP BY j.group_id`).all() as { id: string; priority: number; status: string }[];
+    const out: { id: string; priority: number; status: string }[] = [];
+    for (const [id, t] of this.jobCounts.byGroup()) {
+      const g = t.queued > 0 ? this.getGroup(id) : null;
+      if (g) out.push({ id, priority: g.priority, status: g.status }); // (a job's priority is its group's)
+    }
+    return out;
   }
   jobsWithStatus(status: string) { return this.p('SELECT * FROM jobs WHERE status = ? ORDER BY seq').all(status) as JobRow[]; }
-  jobCountsByGroup() {
-    return this.p(`SELECT group_id, status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY group_id, status`).all() as { group_id: string; status: string; n: number }[];
-  }
+  queueCounts() { return { total: this.jobCounts.total, groups: this.jobCounts.byGroup(), executors: this.jobCounts.byExecutor() }; }
   requestGroupCancel(id: string) { this.groups.drop(id); this.p('UPDATE groups SET cancel_requested = 1 WHERE id = ?').run(id); }
   activeGroups() { return this.p(`SELECT * FROM groups WHERE status IN ('running', 'paused') ORDER BY seq`).all() as GroupRow[]; }
   earliestBackoff(nowMs: number) {

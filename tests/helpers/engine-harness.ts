@@ -186,6 +186,8 @@ export function checkInvariants(h: Harness, opts: { quiet: boolean }): string[] 
   for (const id of ledger) if (!local.has(id)) bad.push(`the ledger holds a slot for ${id}, which is not a running local job`);
   const audit = engine.ledger.audit();
   if (audit) bad.push(`ledger counts: ${audit}`);
+  const counts = store.jobCounts.audit(store.countJobs());
+  if (counts) bad.push(`kept job counts: ${counts}`);
   const limitedRunning = running.filter((j) => !j.lease_token && engine.limited(j.executor)).length;
   if (limitedRunning > config.maxParallel) bad.push(`${limitedRunning} jobs count toward max_parallel ${config.maxParallel}`);
   for (const [name, ex] of h.executors) {

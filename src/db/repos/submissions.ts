@@ -3,7 +3,9 @@ import type { Database } from 'bun:sqlite';
 import type { NewSubmission, StatusEvent } from '../../core/types.ts';
 export type { NewSubmission };
 
-export function submissionWriter(db: Database, event: (e: Omit<StatusEvent, 'seq'>) => void) {
+/** `moved` hears of each job inserted (the kept job counts, job-counts.ts). */
+export function submissionWriter(db: Database, event: (e: Omit<StatusEvent, 'seq'>) => void,
+  moved: (group: string, executor: string, from: null, to: string) => void = () => {}) {
   const insGroup = db.prepare(`INSERT INTO groups (id, pipeline, status, priority, is_sweep, total, trigger, created_at) VALUES ($id, $pipeline, $status, $priority, $is_sweep, $total, $trigger, $created_at)`);
   const insRun = db.prepare(`INSERT INTO runs (id, group_id, pipeline, pipeline_version, status, priority, params, trigger, workspace, dir, created_at) VALUES ($id, $group_id, $pipeline, $pipeline_version, 'queued', $priority, $params, $trigger, $workspace, $dir, $created_at)`);
   const insStage = db.prepare(`INSERT INTO stages (id, run_id, idx, name, status, needs, merge) VALUES ($id, $run_id, $idx, $name, $status, $needs, $merge)`);
@@ -21,6 +23,7 @@ export function submissionWriter(db: Database, event: (e: Omit<StatusEvent, 'seq
       const waitingFor = new Map(r.stages.map((st) => [st.id, JSON.stringify([{ code: 'waiting_for_stage', message: `waiting for stage ${st.needs.map((n) => `'${n}'`).join(', ')}`, stages: st.needs }])]));
       for (const j of r.jobs) {
         insJob.run({ id: j.id, run_id: r.id, stage_id: j.stage_id, group_id: s.group.id, stage_idx: j.stage_idx, job_idx: j.job_idx, name: j.name, executor: j.executor, status: j.status, priority: s.priority, created_at: at, queued_at: j.queued_at, matrix: j.matrix ? JSON.stringify(j.matrix) : null, allow_failure: j.allow_failure ? 1 : 0 });
+        moved(s.group.id, j.executor, null, j.status);
         if (j.status === 'pending') insBlocker.run(j.id, at, waitingFor.get(j.stage_id)!);
       }
     }

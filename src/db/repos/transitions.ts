@@ -20,7 +20,9 @@ export class IllegalTransition extends Error {
   }
 }
 
-export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void, event: (e: Omit<StatusEvent, 'seq'>) => void) {
+/** `moved` hears of each job status change, with the job's group and executor (the kept job counts). */
+export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void, event: (e: Omit<StatusEvent, 'seq'>) => void,
+  moved: (group: string, executor: string, from: string, to: string) => void = () => {}) {
   const cache = new Map<string, ReturnType<Database['prepare']>>();
   const machines: Record<string, Machine> = { jobs: jobMachine, stages: stageMachine, runs: runMachine, groups: groupMachine };
   const kinds: Record<string, string> = { jobs: 'job', stages: 'stage', runs: 'run', groups: 'group' };
@@ -30,7 +32,7 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     let s = cache.get(sig);
     if (!s) {
       const sets = ['status = $to', ...keys.map((k) => `${k} = $${k}`)].join(', ');
-      s = db.prepare(`UPDATE ${table} SET ${sets} WHERE id = $id AND status = $from${withAttempt ? ' AND attempt = $cur_attempt' : ''}`);
+      s = db.prepare(`UPDATE ${table} SET ${sets} WHERE id = $id AND status = $from${withAttempt ? ' AND attempt = $cur_attempt' : ''}${table === 'jobs' ? ' RETURNING group_id, executor' : ''}`);
       cache.set(sig, s);
     }
     return s;
@@ -53,8 +55,12 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     const params: Record<string, unknown> = { id, from, to };
     for (const k of keys) params[k] = patch[k] ?? null;
     if (opts.attempt !== undefined) params.cur_attempt = opts.attempt;
-    const res = stmt(table, keys, opts.attempt !== undefined).run(params as never);
-    if (res.changes !== 1) return false;
+    const s = stmt(table, keys, opts.attempt !== undefined);
+    if (table === 'jobs') {
+      const row = s.get(params as never) as { group_id: string; executor: string } | null;
+      if (!row) return false;
+      moved(row.group_id, row.executor, from, to);
+    } else if (s.run(params as never).changes !== 1) return false;
     event({ kind: kinds[table]! as StatusEvent['kind'], id, run_id: opts.runId ?? null, status: to, at: opts.at });
     return true;
   };

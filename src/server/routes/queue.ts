@@ -6,22 +6,20 @@ import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 export function queueSnapshot(d: ServerDeps) {
   const { reads } = d.core;
   const load = d.core.load();
-  const groups = new Map<string, { id: string; status: string; running: number; queued: number }>();
-  let queued = 0;
-  for (const row of reads.jobCountsByGroup()) {
-    const g = groups.get(row.group_id) ?? { id: row.group_id, status: reads.getGroup(row.group_id)?.status ?? 'running', running: 0, queued: 0 };
-    if (row.status === 'running') g.running += row.n; else { g.queued += row.n; queued += row.n; }
-    groups.set(row.group_id, g);
-  }
+  // kept counts (db/job-counts.ts), not a count of the jobs table per request
+  const counts = reads.queueCounts();
+  const queued = counts.total.queued;
+  const groups = counts.groups.map(([id, t]) => ({ id, status: reads.getGroup(id)?.status ?? 'running', running: t.running, queued: t.queued }));
   const executors: Record<string, Record<string, unknown> & { slots: number; used: number }> = {};
+  const queuedOf = new Map(counts.executors.map(([name, t]) => [name, t.queued]));
   for (const e of load.executors) {
     executors[e.name] = {
-      slots: e.slots, used: e.used, ...e.facts, source: e.source, api_version: e.apiVersion,
+      slots: e.slots, used: e.used, queued: queuedOf.get(e.name) ?? 0, ...e.facts, source: e.source, api_version: e.apiVersion,
       ...(e.unavailable !== null ? { available: false, unavailable_reason: e.unavailable } : { available: true }),
     };
   }
   return {
-    max_parallel: load.maxParallel, running: load.running, queued, executors, groups: [...groups.values()],
+    max_parallel: load.maxParallel, running: load.running, queued, executors, groups,
     daemon: { pid: d.daemon.pid, started_at: d.daemon.started_at, heartbeat_at: d.daemon.heartbeatAt(), version: d.version },
     storage: load.storageError ? { ok: false, error: load.storageError } : { ok: true },
     // allocation queues with their latest allocations (pending/running/ended, Slurm id, node, age, jobs run)
