@@ -14,7 +14,7 @@ import { pipelineTriggers } from './triggers/service.ts';
 /** The reads the API serves as they are (lists, single rows, attempts, events, graph inputs). */
 export type ApiReads = Pick<Store,
   'getRun' | 'getJob' | 'getGroup' | 'listRuns' | 'listJobs' | 'listGroups' | 'stagesOfRun' |
-  'jobsOfRun' | 'queueCounts' | 'eventsSince' | 'lastEventSeq'>;
+  'jobsOfRun' | 'queueCounts' | 'writeMark' | 'eventsSince' | 'lastEventSeq'>;
 /** Tokens: the auth middleware and the admin token routes. */
 export type ApiAccess = Pick<Store, 'tokenByHash' | 'listTokens' | 'insertToken' | 'deleteToken'>;
 /** The pipeline registry (versions of specs), not scheduler state. */

@@ -56,6 +56,10 @@ export interface RunStore {
   jobsWithStatus(status: string): JobRow[];
   /** queued and running jobs in all, per group (by id) and per executor, kept in memory (db/job-counts.ts) */
   queueCounts(): QueueCounts;
+  /** queued jobs of the group, of one executor when given (kept counts) */
+  queuedCount(groupId: string, executor?: string): number;
+  /** changes with every write (null inside a transaction): what cached read answers are checked against */
+  writeMark(): string | null;
   activeGroups(): GroupRow[];
   /** remember that a cancel of the whole group was asked for (it ends canceled) */
   requestGroupCancel(id: string): void;

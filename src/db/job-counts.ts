@@ -13,13 +13,15 @@ type Entry = { group: string; executor: string; status: 'queued' | 'running'; d:
 export class JobCounts {
   private readonly groups = new Map<string, Tally>();
   private readonly executors = new Map<string, Tally>();
+  /** per group and executor (key: group NUL executor) */
+  private readonly pairs = new Map<string, Tally>();
   private readonly all: Tally = { queued: 0, running: 0 };
   private journal: Entry[] = [];
   private depth = 0;
 
   /** Start over from a count of the table (at open). */
   load(rows: CountRow[]): void {
-    this.groups.clear(); this.executors.clear(); this.all.queued = 0; this.all.running = 0; this.journal = [];
+    this.groups.clear(); this.executors.clear(); this.pairs.clear(); this.all.queued = 0; this.all.running = 0; this.journal = [];
     for (const r of rows) if (COUNTED.has(r.status)) this.apply(r.group_id, r.executor, r.status as Entry['status'], r.n);
   }
 
@@ -47,6 +49,8 @@ export class JobCounts {
 
   group(id: string): Tally { const t = this.groups.get(id); return t ? { ...t } : { queued: 0, running: 0 }; }
   executor(name: string): Tally { const t = this.executors.get(name); return t ? { ...t } : { queued: 0, running: 0 }; }
+  /** the group's jobs on that executor */
+  of(group: string, executor: string): Tally { const t = this.pairs.get(`${group}\0${executor}`); return t ? { ...t } : { queued: 0, running: 0 }; }
   get total(): Tally { return { ...this.all }; }
   /** Groups with queued or running jobs, by id. */
   byGroup(): [string, Tally][] { return [...this.groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, t]) => [id, { ...t }]); }
@@ -63,7 +67,7 @@ export class JobCounts {
       }
       return null;
     };
-    return diff('group', this.groups, fresh.groups) ?? diff('executor', this.executors, fresh.executors)
+    return diff('group', this.groups, fresh.groups) ?? diff('executor', this.executors, fresh.executors) ?? diff('group+executor', this.pairs, fresh.pairs)
       ?? (this.all.queued !== fresh.all.queued || this.all.running !== fresh.all.running
         ? `total: kept ${this.all.queued}/${this.all.running}, table ${fresh.all.queued}/${fresh.all.running}` : null);
   }
@@ -76,6 +80,7 @@ export class JobCounts {
   private apply(group: string, executor: string, status: Entry['status'], d: number): void {
     bump(this.groups, group, status, d);
     bump(this.executors, executor, status, d);
+    bump(this.pairs, `${group}\0${executor}`, status, d);
     this.all[status] += d;
   }
 }

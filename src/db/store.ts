@@ -81,6 +81,14 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  /** Moves with every row this connection changes and every commit of another connection; null inside a
+   *  transaction (what is read there may roll back). Answers cached under one mark stay right until it moves. */
+  writeMark(): string | null {
+    if (this.db.inTransaction) return null;
+    const m = this.p('SELECT total_changes() AS c, (SELECT data_version FROM pragma_data_version) AS v').get() as { c: number; v: number };
+    return `${m.c}:${m.v}`;
+  }
+
   /** Resolves once every committed write is on stable storage (group commit). */
   durable(): Promise<void> { return this.commits.durable(); }
 
@@ -262,6 +270,7 @@ export class SqliteStore implements Store {
     return out;
   }
   jobsWithStatus(status: string) { return this.p('SELECT * FROM jobs WHERE status = ? ORDER BY seq').all(status) as JobRow[]; }
+  queuedCount(groupId: string, executor?: string) { return (executor === undefined ? this.jobCounts.group(groupId) : this.jobCounts.of(groupId, executor)).queued; }
   queueCounts() { return { total: this.jobCounts.total, groups: this.jobCounts.byGroup(), executors: this.jobCounts.byExecutor() }; }
   requestGroupCancel(id: string) { this.groups.drop(id); this.p('UPDATE groups SET cancel_requested = 1 WHERE id = ?').run(id); }
   activeGroups() { return this.p(`SELECT * FROM groups WHERE status IN ('running', 'paused') ORDER BY seq`).all() as GroupRow[]; }

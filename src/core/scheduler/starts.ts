@@ -25,6 +25,9 @@ export function startWithinLimits(eng: Engine, fx: TxEffects, at: string, now: n
     const groupId = ready.pick();
     if (!groupId) break;
     if (eng.store.getGroup(groupId)?.status !== 'running') { ready.drop(groupId); continue; } // paused or ended
+    // all its queued jobs wait for remote agents (kept counts): nothing to read or start here; back on
+    // the next rebuild or when more of its jobs are queued (a slot freeing here changes nothing for it)
+    if (eng.store.queuedCount(groupId) === eng.store.queuedCount(groupId, 'agent')) { ready.park(groupId, null); continue; }
     // max_parallel reached: only jobs of ownQueue executors (Slurm) may start, so read only those
     const only = ledger.limited >= config.maxParallel ? eng.ownQueueExecutors() : undefined;
     const candidates = eng.store.nextQueued(groupId, 1, now, only);

@@ -8,6 +8,7 @@ import { renderGraph } from '../graph.ts';
 import { readBody, check } from '../body.ts';
 import { limitOf, cursorOf, type ServerDeps } from '../deps.ts';
 import { audit } from '../audit.ts';
+import { AnswerCache } from '../answer-cache.ts';
 import { boolParam, oneOf } from '../query.ts';
 import { RUN_STATUSES } from '../../core/states/index.ts';
 
@@ -22,6 +23,7 @@ const SubmitBody = v.strictObject({
 
 export function runsRoutes(d: ServerDeps) {
   const core = d.core;
+  const answers = new AnswerCache(() => core.reads.writeMark());
   const get = (id: string) => {
     const r = core.reads.getRun(id);
     if (!r) throw new DroverError('not_found', `no run ${id}`);
@@ -43,17 +45,23 @@ export function runsRoutes(d: ServerDeps) {
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
-      const collapse = oneOf(c.req.query('collapse'), 'collapse', ['group'] as const) === 'group';
-      const page = core.reads.listRuns({
-        limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES),
-        pipeline: c.req.query('pipeline'), group_id: c.req.query('group'), trigger: oneOf(c.req.query('trigger'), 'trigger', TRIGGER_KINDS), collapse,
+      // the same query answers the same until the next write (answer-cache.ts): the list page and
+      // scripts poll it, and building it (rows, JSON of params and triggers, group counts) is the cost
+      const q = c.req.url.indexOf('?');
+      const body = answers.get(q < 0 ? '' : c.req.url.slice(q), () => {
+        const collapse = oneOf(c.req.query('collapse'), 'collapse', ['group'] as const) === 'group';
+        const page = core.reads.listRuns({
+          limit: limitOf(c.req.query('limit')), cursor: cursorOf(c.req.query('cursor')), status: oneOf(c.req.query('status'), 'status', RUN_STATUSES),
+          pipeline: c.req.query('pipeline'), group_id: c.req.query('group'), trigger: oneOf(c.req.query('trigger'), 'trigger', TRIGGER_KINDS), collapse,
+        });
+        // collapsed: a run that stands for a group of several runs carries that group (counts per status)
+        const items = page.items.map((r) => {
+          const g = collapse ? core.reads.getGroup(r.group_id) : null;
+          return g && g.total > 1 ? { ...runSummary(r), group: core.groupView(g) } : runSummary(r);
+        });
+        return JSON.stringify({ items, next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
       });
-      // collapsed: a run that stands for a group of several runs carries that group (counts per status)
-      const items = page.items.map((r) => {
-        const g = collapse ? core.reads.getGroup(r.group_id) : null;
-        return g && g.total > 1 ? { ...runSummary(r), group: core.groupView(g) } : runSummary(r);
-      });
-      return c.json({ items, next_cursor: page.next_cursor === null ? null : String(page.next_cursor) });
+      return c.body(body, 200, { 'content-type': 'application/json' });
     })
     .get('/:id', (c) => c.json({ ...core.runView(get(c.req.param('id'))), cost: core.costOfRun(c.req.param('id')) }))
     .post('/:id/cancel', (c) => { get(c.req.param('id')); const out = core.cancelRun(c.req.param('id')); audit(d.audit, c, 'cancel', c.req.param('id')); return c.json(out); })
