@@ -2,8 +2,12 @@
 // (sweeps of up to 10,000 runs whose one job waits for a remote agent that never comes, so nothing
 // starts), then `wrk -t2 -c50 --latency` hits /healthz, /api/v1/runs?limit=50, the web page's first
 // page (/api/v1/runs?collapse=group&limit=50) and /api/v1/queue, one after the other, each `rounds`
-// times. Prints req/s and p99 per endpoint (median over rounds, with the spread). Not a test.
-//   bun bench/reads.ts [N,N2,...=100000] [--duration 10s] [--rounds 1] [--connections 50] [--threads 2]
+// times after a 2 s warm-up of each. Prints req/s and p99 per endpoint (median over rounds, with the
+// spread of req/s). Not a test.
+// `--drain P`: the jobs run `true` on the local executor at --max-parallel P instead, so the reads are
+// measured while the queue drains (the scheduler commits all along, and every commit invalidates
+// cached answers); the queued count at the start and end of each wrk run is printed.
+//   bun bench/reads.ts [N,N2,...=100000] [--duration 10s] [--rounds 1] [--connections 50] [--threads 2] [--drain P]
 // The token reaches wrk through a 0600 Lua file, never its command line.
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +20,7 @@ const duration = arg('duration', '10s');
 const rounds = Math.max(1, Number(arg('rounds', '1')));
 const connections = arg('connections', '50');
 const threads = arg('threads', '2');
+const drain = Number(arg('drain', '0'));
 const SWEEP = 10_000;
 
 const ENDPOINTS = [
@@ -36,17 +41,17 @@ function ms(text: string): number {
 async function fill(s: BenchServer, n: number): Promise<void> {
   for (let made = 0, k = 0; made < n; k++) {
     const size = Math.min(SWEEP, n - made);
-    const spec = { name: `reads-${k}`, matrix: { i: Array.from({ length: size }, (_, i) => i) }, stages: [{ name: 'main', jobs: [{ name: 'j', executor: 'agent', commands: ['true'] }] }] };
+    const spec = { name: `reads-${k}`, matrix: { i: Array.from({ length: size }, (_, i) => i) }, stages: [{ name: 'main', jobs: [{ name: 'j', executor: drain ? 'local' : 'agent', commands: ['true'] }] }] };
     await s.must('POST', '/runs', { spec });
     made += size;
     process.stderr.write(`bench reads: ${made}/${n} runs queued\n`);
   }
   const q = (await s.must('GET', '/queue')).body;
-  if (q.queued !== n) throw new Error(`expected ${n} queued jobs, /queue says ${q.queued}`);
+  if (!drain && q.queued !== n) throw new Error(`expected ${n} queued jobs, /queue says ${q.queued}`);
 }
 
-async function wrk(url: string, script: string): Promise<Sample> {
-  const p = Bun.spawn(['wrk', `-t${threads}`, `-c${connections}`, `-d${duration}`, '--latency', '-s', script, url], { stdout: 'pipe', stderr: 'pipe' });
+async function wrk(url: string, script: string, d = duration): Promise<Sample> {
+  const p = Bun.spawn(['wrk', `-t${threads}`, `-c${connections}`, `-d${d}`, '--latency', '-s', script, url], { stdout: 'pipe', stderr: 'pipe' });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error(`wrk failed: ${await new Response(p.stderr).text()}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -58,19 +63,22 @@ async function wrk(url: string, script: string): Promise<Sample> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measure(n: number): Promise<string[]> {
-  return withServer(['--rate-limit', '0', '--max-sweep', String(SWEEP)], async (s) => {
+  return withServer(['--rate-limit', '0', '--max-sweep', String(SWEEP), ...(drain ? ['--max-parallel', String(drain)] : [])], async (s) => {
     await fill(s, n);
-    await Bun.sleep(1000); // the submits' ticks settle
+    if (!drain) await Bun.sleep(1000); // the submits' ticks settle
     const script = join(s.root, 'auth.lua');
     writeFileSync(script, `wrk.headers["Authorization"] = "Bearer ${s.token}"\n`, { mode: 0o600 });
     chmodSync(script, 0o600);
     const base = new URL(s.url).origin;
     const got = new Map<string, Sample[]>(ENDPOINTS.map(([k]) => [k, []]));
+    for (const [, path] of ENDPOINTS) await wrk(base + path, script, '2s'); // warm-up (JIT, caches), not reported
     for (let r = 0; r < rounds; r++) {
       for (const [key, path] of ENDPOINTS) {
+        const q0 = drain ? (await s.must('GET', '/queue')).body.queued : n;
         const x = await wrk(base + path, script);
+        const q1 = drain ? (await s.must('GET', '/queue')).body.queued : n;
         got.get(key)!.push(x);
-        process.stderr.write(`bench reads: n=${n} round ${r + 1} ${key}: ${round(x.rps, 0)} req/s, p99 ${x.p99} ms${x.errors ? `, ${x.errors} errors` : ''}\n`);
+        process.stderr.write(`bench reads: n=${n} round ${r + 1} ${key}: ${round(x.rps, 0)} req/s, p99 ${x.p99} ms${x.errors ? `, ${x.errors} errors` : ''}${drain ? `, queued ${q0} → ${q1}` : ''}\n`);
       }
     }
     return ENDPOINTS.map(([key]) => {
@@ -87,6 +95,6 @@ const rows: string[] = [];
 try {
   for (const n of sizes) rows.push(...await measure(n));
 } finally { removeRoots(); }
-console.log(`\ndrover reads — ${droverCommand().label}, ${cpus().length} CPUs, wrk -t${threads} -c${connections} -d${duration}, ${rounds} round(s), load ${round(loadavg()[0], 2)} at end\n`);
+console.log(`\ndrover reads — ${droverCommand().label}, ${cpus().length} CPUs, wrk -t${threads} -c${connections} -d${duration}, ${rounds} round(s)${drain ? `, draining at --max-parallel ${drain}` : ', nothing runs'}, load ${round(loadavg()[0], 2)} at end\n`);
 console.log('| queued runs | endpoint | req/s (median) | p99 ms |\n|---|---|---|---|');
 for (const r of rows) console.log(r);
