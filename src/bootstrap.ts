@@ -188,7 +188,7 @@ export async function serve(o: ServeOptions) {
   logGate.resumeRunning(engine);
   await engine.start();
   const gc = new GarbageCollector({
-    repo: gcRepo(sqlite), runsDir: config.runsDir, allocDir: join(o.dataDir, 'alloc'), defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
+    repo: gcRepo(sqlite, (group, status) => store.runDeleted(group, status)), runsDir: config.runsDir, allocDir: join(o.dataDir, 'alloc'), defaultMaxAgeMs: o.retentionMaxAgeMs ?? null, tx, log: log.scope({ part: 'gc' }),
     eventTtlMs: config.idempotencyTtlMs, onPass: (report) => metrics.observeGc(report),
     retentionOf: (p) => { const row = store.pipelineLatest(p); try { return row ? engine.catalog.spec(row.name, row.version).retention : undefined; } catch { return undefined; } },
   });

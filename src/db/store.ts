@@ -10,6 +10,7 @@ import { GroupCommit } from './durability.ts';
 import { EventBuffer, type NewEvent } from './event-buffer.ts';
 import { RowCache, ListCache } from './row-cache.ts';
 import { JobCounts, type CountRow } from './job-counts.ts';
+import { RunCounts, type RunCountRow } from './run-counts.ts';
 import { runMachine, stageMachine, groupMachine } from '../core/states/index.ts';
 
 /** (collapsed runs) below the group of the cursor's run: the cursor is the last row shown, its group's newest */
@@ -29,6 +30,8 @@ export class SqliteStore implements Store {
   readonly commits: GroupCommit;
   /** queued/running jobs per group and executor, moved by the status writers (job-counts.ts) */
   readonly jobCounts = new JobCounts();
+  /** runs per group and status, moved by the writers of runs (run-counts.ts) */
+  readonly runCounts = new RunCounts();
   /** the status events this process committed, for the publisher (no read-back) */
   readonly events: EventBuffer;
 
@@ -42,16 +45,28 @@ export class SqliteStore implements Store {
       ? [(insOne.get(evs[0] as never) as { seq: number }).seq]
       : (insMany.all(JSON.stringify(evs)) as { seq: number }[]).map((r) => r.seq).sort((a, b) => a - b));
     const onEvent = (e: NewEvent) => this.events.add(e);
-    const moved = (group: string, executor: string, from: string | null, to: string) => this.jobCounts.moved(group, executor, from, to);
-    this.writeSubmission = submissionWriter(db, onEvent, moved);
-    const write = transitionWriter(db, onIllegal, onEvent, moved);
+    this.writeSubmission = submissionWriter(db, onEvent, {
+      job: (group, executor, status) => this.jobCounts.moved(group, executor, null, status),
+      run: (group) => this.runCounts.moved(group, null, 'queued'),
+    });
+    const write = transitionWriter(db, onIllegal, onEvent, (table, row, from, to) => {
+      if (table === 'jobs') this.jobCounts.moved(row.group_id, row.executor!, from, to); else this.runCounts.moved(row.group_id, from, to);
+    });
     this.transition = (table, id, from, to, patch, opts) => {
       this.forget(table, id, opts.runId);
       return write(table, id, from, to, patch, opts);
     };
     this.triggers = new TriggerRepo(db, onIllegal);
     this.jobCounts.load(this.countJobs());
+    this.runCounts.load(this.countRuns());
   }
+
+  /** A fresh count of runs per group and status (at open; audited like countJobs). */
+  countRuns(): RunCountRow[] {
+    return this.p('SELECT group_id, status, count(*) AS n FROM runs GROUP BY group_id, status').all() as RunCountRow[];
+  }
+  /** retention GC removed a run (repos/gc.ts, inside a store transaction) */
+  runDeleted(group: string, status: string): void { this.runCounts.moved(group, status, null); }
 
   /** A fresh count of queued and running jobs (at open; the harness audits the kept counts with it). */
   countJobs(): CountRow[] {
@@ -72,7 +87,7 @@ export class SqliteStore implements Store {
   tx<T>(fn: () => T): T {
     let out: T;
     try {
-      out = this.jobCounts.within(() => this.events.within(() => this.db.transaction(() => { const r = fn(); this.events.flush(); return r; })()));
+      out = this.runCounts.within(() => this.jobCounts.within(() => this.events.within(() => this.db.transaction(() => { const r = fn(); this.events.flush(); return r; })())));
     } catch (err) {
       this.forgetAll(); // a row read inside the transaction may never have been committed
       throw err;
@@ -247,7 +262,7 @@ export class SqliteStore implements Store {
   runHasActiveStages(runId: string) {
     return !!this.p(`SELECT 1 FROM stages WHERE run_id = ? AND status IN ('pending', 'running') LIMIT 1`).get(runId);
   }
-  groupRunCounts(groupId: string) { return this.counts('SELECT status, count(*) AS n FROM runs WHERE group_id = ? GROUP BY status', groupId); }
+  groupRunCounts(groupId: string) { return this.runCounts.of(groupId); } // (kept: run-counts.ts)
   private counts(sql: string, id: string): Record<string, number> {
     const out: Record<string, number> = {};
     for (const r of this.p(sql).all(id) as { status: string; n: number }[]) out[r.status] = r.n;

@@ -109,3 +109,24 @@ test('random transitions, rollbacks and savepoints: the counts always equal the 
     }
   }), { numRuns: 100 });
 });
+
+test('runs per group and status: inserts, transitions, rollbacks and retention GC deletes keep them equal to the table', async () => {
+  const { gcRepo } = await import('../../src/db/repos/gc.ts');
+  const { store, sqlite } = open();
+  const gc = gcRepo(sqlite, (group, status) => store.runDeleted(group, status));
+  store.tx(() => store.insertSubmission(submission(3, 'local')));
+  const g = `g${n}`;
+  expect(store.groupRunCounts(g)).toEqual({ queued: 3 });
+  store.tx(() => { store.transition('runs', `${g}r0`, 'queued', 'running', {}, { at }); store.transition('runs', `${g}r1`, 'queued', 'canceled', {}, { at }); });
+  expect(() => store.tx(() => { store.transition('runs', `${g}r2`, 'queued', 'running', {}, { at }); throw new Error('roll back'); })).toThrow();
+  expect(store.groupRunCounts(g)).toEqual({ queued: 1, running: 1, canceled: 1 });
+  store.tx(() => store.transition('runs', `${g}r0`, 'running', 'succeeded', {}, { at }));
+  const rows = sqlite.prepare(`SELECT id, group_id, pipeline, status, dir, created_at, ended_at FROM runs WHERE group_id = ?`).all(g) as never[];
+  expect(() => store.tx(() => { gc.deleteRuns(rows); throw new Error('roll back'); })).toThrow();
+  expect(store.groupRunCounts(g)).toEqual({ queued: 1, succeeded: 1, canceled: 1 });
+  expect(store.tx(() => gc.deleteRuns(rows)).sort()).toEqual([`${g}r0`, `${g}r1`]); // (only ended runs go)
+  expect(store.groupRunCounts(g)).toEqual({ queued: 1 });
+  expect(store.runCounts.audit(store.countRuns())).toBeNull();
+  sqlite.prepare(`UPDATE runs SET status = 'failed' WHERE id = ?`).run(`${g}r2`); // behind the writers' back
+  expect(store.runCounts.audit(store.countRuns())).toContain(`runs of group ${g}`);
+});

@@ -188,6 +188,8 @@ export function checkInvariants(h: Harness, opts: { quiet: boolean }): string[] 
   if (audit) bad.push(`ledger counts: ${audit}`);
   const counts = store.jobCounts.audit(store.countJobs());
   if (counts) bad.push(`kept job counts: ${counts}`);
+  const runCounts = store.runCounts.audit(store.countRuns());
+  if (runCounts) bad.push(`kept run counts: ${runCounts}`);
   const limitedRunning = running.filter((j) => !j.lease_token && engine.limited(j.executor)).length;
   if (limitedRunning > config.maxParallel) bad.push(`${limitedRunning} jobs count toward max_parallel ${config.maxParallel}`);
   for (const [name, ex] of h.executors) {

@@ -7,7 +7,8 @@ import type { GcAllocRow, GcRepo, GcRunRow } from '../../core/gc/types.ts';
 
 const CHUNK = 400;
 
-export function gcRepo(db: Database): GcRepo {
+/** `runDeleted` hears of each run removed (the store's kept run counts, run-counts.ts). */
+export function gcRepo(db: Database, runDeleted: (group: string, status: string) => void = () => {}): GcRepo {
   const pipelines = db.prepare('SELECT DISTINCT pipeline FROM runs ORDER BY pipeline');
   const runsOf = db.prepare('SELECT id, group_id, pipeline, status, dir, created_at, ended_at FROM runs WHERE pipeline = ? ORDER BY seq DESC');
   const runIds = db.prepare('SELECT id FROM runs WHERE id = ?');
@@ -49,6 +50,7 @@ export function gcRepo(db: Database): GcRepo {
         const jobs = jobIdsOfRun.all(r.id) as { id: string }[];
         const stages = stageIdsOfRun.all(r.id) as { id: string }[];
         if (delRun.run(r.id).changes !== 1) continue;
+        runDeleted(r.group_id, r.status);
         deleted.push(r.id);
         entities.push(r.id, ...jobs.map((j) => j.id), ...stages.map((st) => st.id));
         groups.add(r.group_id);

@@ -12,6 +12,9 @@ const COLUMNS: Record<string, readonly string[]> = {
   groups: ['ended_at', 'cancel_requested'],
 };
 
+/** what the kept counts need of a changed row */
+const RETURNING: Record<string, string> = { jobs: ' RETURNING group_id, executor', runs: ' RETURNING group_id' };
+
 const FINAL_MARKER = ['final_token', 'final_since', 'final_until'];
 
 export class IllegalTransition extends Error {
@@ -20,9 +23,9 @@ export class IllegalTransition extends Error {
   }
 }
 
-/** `moved` hears of each job status change, with the job's group and executor (the kept job counts). */
+/** `moved` hears of each job and run status change, with its group (and a job's executor): the kept counts. */
 export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition) => void, event: (e: Omit<StatusEvent, 'seq'>) => void,
-  moved: (group: string, executor: string, from: string, to: string) => void = () => {}) {
+  moved: (table: 'jobs' | 'runs', row: { group_id: string; executor?: string }, from: string, to: string) => void = () => {}) {
   const cache = new Map<string, ReturnType<Database['prepare']>>();
   const machines: Record<string, Machine> = { jobs: jobMachine, stages: stageMachine, runs: runMachine, groups: groupMachine };
   const kinds: Record<string, string> = { jobs: 'job', stages: 'stage', runs: 'run', groups: 'group' };
@@ -32,7 +35,7 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     let s = cache.get(sig);
     if (!s) {
       const sets = ['status = $to', ...keys.map((k) => `${k} = $${k}`)].join(', ');
-      s = db.prepare(`UPDATE ${table} SET ${sets} WHERE id = $id AND status = $from${withAttempt ? ' AND attempt = $cur_attempt' : ''}${table === 'jobs' ? ' RETURNING group_id, executor' : ''}`);
+      s = db.prepare(`UPDATE ${table} SET ${sets} WHERE id = $id AND status = $from${withAttempt ? ' AND attempt = $cur_attempt' : ''}${RETURNING[table] ?? ''}`);
       cache.set(sig, s);
     }
     return s;
@@ -56,10 +59,10 @@ export function transitionWriter(db: Database, onIllegal: (e: IllegalTransition)
     for (const k of keys) params[k] = patch[k] ?? null;
     if (opts.attempt !== undefined) params.cur_attempt = opts.attempt;
     const s = stmt(table, keys, opts.attempt !== undefined);
-    if (table === 'jobs') {
-      const row = s.get(params as never) as { group_id: string; executor: string } | null;
+    if (table === 'jobs' || table === 'runs') {
+      const row = s.get(params as never) as { group_id: string; executor?: string } | null;
       if (!row) return false;
-      moved(row.group_id, row.executor, from, to);
+      moved(table, row, from, to);
     } else if (s.run(params as never).changes !== 1) return false;
     event({ kind: kinds[table]! as StatusEvent['kind'], id, run_id: opts.runId ?? null, status: to, at: opts.at });
     return true;
