@@ -66,3 +66,14 @@ test('AnswerCache: one answer per key while the mark holds; none kept without a 
   mark = '2';
   expect(get('a')).toBe('a#3');
 });
+
+test('retention GC removes ended runs and the group view counts what is left (kept run counts)', async () => {
+  const sweep = await s.submit(agentOnly('fresh-gc', { matrix: { i: [1, 2, 3] }, retention: { keep_last: 0 } }));
+  expect((await s.api('POST', `/runs/${sweep.runs[0].id}/cancel`)).status).toBe(200);
+  expect((await s.api('GET', `/groups/${sweep.group.id}`)).body.counts).toEqual({ queued: 2, running: 0, succeeded: 0, failed: 0, canceled: 1 });
+  expect((await s.api('POST', '/gc')).body.runs_removed).toBeGreaterThanOrEqual(1);
+  expect((await s.api('GET', `/runs/${sweep.runs[0].id}`)).status).toBe(404);
+  expect((await s.api('GET', `/groups/${sweep.group.id}`)).body.counts).toEqual({ queued: 2, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+  const collapsed = (await s.api('GET', '/runs?collapse=group&limit=50')).body.items;
+  expect(collapsed[0].group.counts.canceled).toBe(0);
+});
