@@ -2,7 +2,7 @@
 // writers that change a status go through transitionWriter (conditional, evented).
 import type { Database } from 'bun:sqlite';
 import type { Store, ListFilter, Page, RunFilter, JobTiming } from '../core/ports.ts';
-import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow } from '../core/types.ts';
+import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, PendingFolderRun } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
 import { TriggerRepo } from './repos/triggers.ts';
@@ -148,6 +148,15 @@ export class SqliteStore implements Store {
   stagesOfRun(runId: string) { return this.stageLists.get(runId, () => this.p('SELECT * FROM stages WHERE run_id = ? ORDER BY idx').all(runId) as StageRow[]); }
   jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
+  /** Runs whose folder the scheduler has still to make, oldest first (a big sweep's later runs). */
+  runsWithPendingFolder(limit: number) {
+    return this.p('SELECT id, group_id, pipeline, pipeline_version, params, trigger, dir, created_at FROM runs WHERE folder_pending = 1 ORDER BY seq LIMIT ?').all(limit) as PendingFolderRun[];
+  }
+  pendingFolderRunIds() { return (this.p('SELECT id FROM runs WHERE folder_pending = 1 ORDER BY seq').values() as string[][]).map((r) => r[0]!); }
+  markFoldersMade(ids: string[]) {
+    for (const id of ids) this.runs.drop(id);
+    this.p('UPDATE runs SET folder_pending = 0 WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
+  }
   runsOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq').all(groupId) as RunRow[]; }
   jobsOfGroup(groupId: string) { return this.p('SELECT jobs.* FROM runs JOIN jobs ON jobs.run_id = runs.id WHERE runs.group_id = ? ORDER BY jobs.seq').all(groupId) as JobRow[]; }
   jobsOfGroupWithStatus(groupId: string, status: string) {

@@ -1,6 +1,6 @@
 // What users ask of the scheduler: submit (with idempotency), cancel run/job/group, pause and
 // resume groups, retry a run. Each change is one transaction; executors are signalled after it.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, isStorageError } from '../errors.ts';
 import { rollUpStage, rollUpGroup } from './rollup.ts';
@@ -10,6 +10,7 @@ import { groupView, runSummary, runView } from '../views.ts';
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
 import { checkSpecSecrets } from '../secrets/check.ts';
+import { EAGER_FOLDERS, specSnapshot, writeRunFolder } from '../run-folder.ts';
 
 function storageOr(err: unknown, action: string): never {
   if (isStorageError(err)) throw new DroverError('storage_unavailable', `storage unavailable while ${action}: ${(err as Error).message} (reads still work; nothing was written)`, { action });
@@ -34,16 +35,19 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   if (opts.dryRun) return { replayed: false, body: preview(plan) };
   const made: string[] = [];
   let body: unknown;
+  const { runs, group, created_at: createdAt } = plan.submission;
+  // the first runs' folders now; a big sweep's others after the answer (folder_pending: run-folders.ts)
+  const later = runs.slice(EAGER_FOLDERS);
+  for (const r of later) r.folder_pending = true;
   try {
-    // a sweep's runs share one spec: each run.json keeps the spec without the matrix (which would make
-    // the folder of an N-run sweep grow with N²) plus its own resolved params
     const snapshot = JSON.stringify(specSnapshot(raw));
-    for (const r of plan.submission.runs) {
-      mkdirSync(r.dir, { recursive: true, mode: 0o700 });
+    for (let i = 0; i < Math.min(runs.length, EAGER_FOLDERS); i++) {
+      const r = runs[i]!;
       made.push(r.dir);
-      writeFileSync(join(r.dir, 'run.json'), `{"id":${JSON.stringify(r.id)},"pipeline":${JSON.stringify(spec.name)},"pipeline_version":${version},"group_id":${JSON.stringify(plan.submission.group.id)},"params":${JSON.stringify(r.params)},"trigger":${JSON.stringify(r.trigger)},"created_at":"${plan.submission.created_at}","spec":${snapshot}}\n`, { mode: 0o600 });
+      writeRunFolder(r.dir, { id: r.id, pipeline: spec.name, version, groupId: group.id, params: JSON.stringify(r.params), trigger: JSON.stringify(r.trigger), createdAt }, snapshot);
     }
-    eng.transact(() => {
+    eng.transact((fx) => {
+      if (later.length) eng.folders.add(fx, later.map((r) => r.id));
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
       store.insertSubmission(plan.submission);
       const group = store.getGroup(plan.submission.group.id)!;
@@ -61,11 +65,6 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   return { replayed: false, body };
 }
 
-function specSnapshot(raw: unknown): unknown {
-  if (!raw || typeof raw !== 'object' || !('matrix' in raw)) return raw;
-  const { matrix, ...rest } = raw as { matrix: Record<string, unknown[]> };
-  return { ...rest, matrix_keys: Object.keys(matrix ?? {}) };
-}
 
 /** Cancel the given jobs: waiting ones at once, running ones by signal (status set when they exit). */
 function cancelJobs(eng: Engine, jobs: JobRow[], at: string): void {

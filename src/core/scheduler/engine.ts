@@ -25,6 +25,7 @@ import { SlotLedger } from './slot-ledger.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { SpecCatalog } from './spec-catalog.ts';
 import type { GateView } from './gates.ts';
+import { RunFolders } from './run-folders.ts';
 import { applyObservation, finishRunning, retry } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
@@ -52,6 +53,8 @@ export class Engine {
   /** each queued job's why-history, written once per change */
   readonly blockers: BlockerLog;
   readonly capacity = new Capacities(); // each executor's slots, or why its backend is missing
+  /** run folders a big sweep's submit left for later (run-folders.ts) */
+  readonly folders: RunFolders;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
@@ -78,6 +81,7 @@ export class Engine {
     this.waker = new Waker(() => { const t0 = performance.now(); this.tick(); d.telemetry?.tick((performance.now() - t0) / 1000); },
       { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
+    this.folders = new RunFolders(d.store);
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -121,6 +125,7 @@ export class Engine {
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
     await adoptRunning(this.adoption);
+    this.folders.load(); // (folders a crash left unmade: made by the next ticks)
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) pollLoop(this.adoption, name, ex);
     this.waker.start();
@@ -213,6 +218,8 @@ export class Engine {
         this.reaperPass.pass(now, at);
         this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
       }
+      // run folders first: the groups parked on them may start now
+      if (this.folders.size > 0 && this.folders.makeSome(fx) > 0) this.ready.unpark();
       startWithinLimits(this, fx, at, now, periodic);
     });
     try {
@@ -226,6 +233,7 @@ export class Engine {
         pass();
       } finally { this.rowsShareTx = false; }
       this.storageError = null;
+      if (this.folders.size > 0) this.wake(); // more folders to make: another tick soon
     } catch (err) {
       this.storageError = String(err);
       this.log.error('scheduler tick failed; will retry', { err: String(err), storage: isStorageError(err) });
@@ -267,7 +275,7 @@ export class Engine {
   }
 
   gateView(now: number): GateView {
-    return { store: this.store, executors: this.executors, unavailable: this.capacity.unavailable, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e) };
+    return { store: this.store, executors: this.executors, unavailable: this.capacity.unavailable, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e), folderPending: (runId) => this.folders.isPending(runId) };
   }
 
 
