@@ -36,6 +36,9 @@ export interface RunStore {
   stagesOfRun(runId: string): StageRow[];
   jobsOfRun(runId: string): JobRow[];
   jobsOfStage(stageId: string): JobRow[];
+  /** the same rows as jobsOfStage and runsOfGroup, one at a time (finish the loop before the next call) */
+  eachJobOfStage(stageId: string): IterableIterator<JobRow>;
+  eachRunOfGroup(groupId: string): IterableIterator<RunRow>;
   runsOfGroup(groupId: string): RunRow[];
   /** runs whose folder is still to be made (folder_pending), oldest first; their ids; mark them made */
   runsWithPendingFolder(limit: number): PendingFolderRun[];

@@ -147,6 +147,10 @@ export class SqliteStore implements Store {
 
   stagesOfRun(runId: string) { return this.stageLists.get(runId, () => this.p('SELECT * FROM stages WHERE run_id = ? ORDER BY idx').all(runId) as StageRow[]); }
   jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
+  /** The jobs of a stage one at a time from a cursor (a stage of 100,000 jobs is never one array). */
+  // (statements of their own: a cursor in progress must not share its statement with another read)
+  eachJobOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx -- each').iterate(stageId) as IterableIterator<JobRow>; }
+  eachRunOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq -- each').iterate(groupId) as IterableIterator<RunRow>; }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
   /** Runs whose folder the scheduler has still to make, oldest first (a big sweep's later runs). */
   runsWithPendingFolder(limit: number) {

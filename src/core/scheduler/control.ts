@@ -6,7 +6,8 @@ import { DroverError, isStorageError } from '../errors.ts';
 import { rollUpStage, rollUpGroup } from './rollup.ts';
 import { isoNow } from '../ids.ts';
 import { loadSpec, pipelineVersionFor, planSubmission, preview, specHash, type SubmitInput } from '../submit.ts';
-import { groupView, runSummary, runView } from '../views.ts';
+import { groupView, runSummary, runView, runViewJson, runSummariesJson } from '../views.ts';
+import { JsonParts } from '../json-parts.ts';
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
 import { checkSpecSecrets } from '../secrets/check.ts';
@@ -17,7 +18,8 @@ function storageOr(err: unknown, action: string): never {
   throw err;
 }
 
-export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string } = {}) {
+/** `parts`: the answer as JSON text in pieces (json-parts.ts; the HTTP route streams them), else an object. */
+export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string; parts?: boolean } = {}) {
   const { store, config } = eng;
   const now = eng.clock.now();
   if (opts.idempotencyKey) {
@@ -50,11 +52,18 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
       if (later.length) eng.folders.add(fx, later.map((r) => r.id));
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
       store.insertSubmission(plan.submission);
-      const group = store.getGroup(plan.submission.group.id)!;
-      body = plan.isSweep
-        ? { group: groupView(store, group), runs: store.runsOfGroup(group.id).map(runSummary) }
-        : { run: runView(eng, store.getRun(plan.submission.runs[0]!.id)!) };
-      if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', JSON.stringify(body), now);
+      const row = store.getGroup(group.id)!;
+      const run = plan.isSweep ? null : store.getRun(runs[0]!.id)!;
+      if (opts.parts) {
+        // built inside the transaction (the answer is the state it committed), a row at a time
+        const out = new JsonParts(run ? { run: { id: run.id, pipeline: run.pipeline } } : { group: { id: row.id, pipeline: row.pipeline } });
+        if (run) { out.push('{"run":'); runViewJson(eng, run, out); } else { out.push(`{"group":${JSON.stringify(groupView(store, row))},"runs":`); runSummariesJson(store, row.id, out); }
+        out.push('}');
+        body = out.end();
+      } else {
+        body = run ? { run: runView(eng, run) } : { group: groupView(store, row), runs: store.runsOfGroup(row.id).map(runSummary) };
+      }
+      if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', body instanceof JsonParts ? body.text() : JSON.stringify(body), now);
       eng.onQueued(plan.submission.group.id);
     });
   } catch (err) {
