@@ -32,9 +32,12 @@ export class SqliteStore implements Store {
     const insOne = db.prepare('INSERT INTO status_events (kind, entity_id, run_id, status, at) VALUES ($kind, $id, $run_id, $status, $at) RETURNING seq');
     const insMany = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at)
       SELECT value->>'kind', value->>'id', value->>'run_id', value->>'status', value->>'at' FROM json_each(?) ORDER BY key RETURNING seq`);
+    const insSlice = db.prepare(`INSERT INTO status_events (kind, entity_id, run_id, status, at)
+      SELECT value->>'kind', value->>'id', value->>'run_id', value->>'status', value->>'at' FROM json_each(?) ORDER BY key`);
     this.events = new EventBuffer((evs) => evs.length === 1
       ? [(insOne.get(evs[0] as never) as { seq: number }).seq]
-      : (insMany.all(JSON.stringify(evs)) as { seq: number }[]).map((r) => r.seq).sort((a, b) => a - b));
+      : (insMany.all(JSON.stringify(evs)) as { seq: number }[]).map((r) => r.seq).sort((a, b) => a - b),
+    (evs) => { for (let i = 0; i < evs.length; i += 1000) insSlice.run(JSON.stringify(evs.slice(i, i + 1000))); });
     const onEvent = (e: NewEvent) => this.events.add(e);
     this.writeSubmission = submissionWriter(db, onEvent);
     const write = transitionWriter(db, onIllegal, onEvent);

@@ -26,6 +26,7 @@ import { ReadyQueue } from './ready-queue.ts';
 import { SpecCatalog } from './spec-catalog.ts';
 import type { GateView } from './gates.ts';
 import { RunFolders } from './run-folders.ts';
+import type { Failpoints } from '../failpoints.ts';
 import { applyObservation, finishRunning, retry } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
@@ -55,6 +56,7 @@ export class Engine {
   readonly capacity = new Capacities(); // each executor's slots, or why its backend is missing
   /** run folders a big sweep's submit left for later (run-folders.ts) */
   readonly folders: RunFolders;
+  private readonly failpoints?: Failpoints;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
@@ -82,6 +84,7 @@ export class Engine {
       { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
     this.folders = new RunFolders(d.store);
+    this.failpoints = d.failpoints;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -219,7 +222,10 @@ export class Engine {
         this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
       }
       // run folders first: the groups parked on them may start now
-      if (this.folders.size > 0 && this.folders.makeSome(fx) > 0) this.ready.unpark();
+      if (this.folders.size > 0 && this.folders.makeSome(fx) > 0) {
+        this.ready.unpark();
+        if (this.failpoints?.has('run_folders')) fx.afterCommit(() => void this.failpoints!.hit('run_folders')); // (tests: a crash between two batches)
+      }
       startWithinLimits(this, fx, at, now, periodic);
     });
     try {
