@@ -4,6 +4,7 @@ import type { Database } from 'bun:sqlite';
 import type { Store, ListFilter, Page, RunFilter, JobTiming } from '../core/ports.ts';
 import type { GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, PendingFolderRun } from '../core/types.ts';
 import { submissionWriter, type NewSubmission } from './repos/submissions.ts';
+import { eachRow } from './repos/multi-insert.ts';
 import { transitionWriter, type IllegalTransition } from './repos/transitions.ts';
 import { TriggerRepo } from './repos/triggers.ts';
 import { GroupCommit } from './durability.ts';
@@ -152,8 +153,8 @@ export class SqliteStore implements Store {
   jobsOfRun(runId: string) { return this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx').all(runId) as JobRow[]; }
   /** The jobs of a stage one at a time from a cursor (a stage of 100,000 jobs is never one array). */
   // (statements of their own: a cursor in progress must not share its statement with another read)
-  eachJobOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx -- each').iterate(stageId) as IterableIterator<JobRow>; }
-  eachRunOfGroup(groupId: string) { return this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq -- each').iterate(groupId) as IterableIterator<RunRow>; }
+  eachJobOfStage(stageId: string) { return eachRow<JobRow>(this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx -- each').iterate(stageId)); }
+  eachRunOfGroup(groupId: string) { return eachRow<RunRow>(this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq -- each').iterate(groupId)); }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
   /** Runs whose folder the scheduler has still to make, oldest first (a big sweep's later runs). */
   runsWithPendingFolder(limit: number) {

@@ -50,6 +50,7 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
     }
     eng.transact((fx) => {
       if (later.length) eng.folders.add(fx, later.map((r) => r.id));
+      fx.onRollback(eng.catalog.prime(spec.name, version, spec));
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
       store.insertSubmission(plan.submission);
       const row = store.getGroup(group.id)!;

@@ -5,9 +5,21 @@ import type { Database, SQLQueryBindings, Statement } from 'bun:sqlite';
 
 /** rows per statement: 100 rows x 14 columns stays far below SQLite's 32,766 bound variables */
 export const CHUNK = 100;
-/** rows between two young-generation collections (see write) */
+/** rows between two young-generation collections (see collectEvery) */
 const ROWS_PER_COLLECTION = 20_000;
 let rowsSinceCollection = 0;
+
+/** bun:sqlite's binding and row reading allocate mostly outside the collector's sight, so a loop over
+ *  100,000 rows grew the server by 100–200 MB of garbage before a collection came; a young-generation
+ *  collection every 20,000 rows keeps that near 20 MB and costs a few ms. Call with the rows just done. */
+export function collectEvery(rows: number): void {
+  if ((rowsSinceCollection += rows) >= ROWS_PER_COLLECTION) { rowsSinceCollection = 0; Bun.gc(false); }
+}
+
+/** A statement's rows one at a time (a cursor), collecting as it goes (collectEvery). */
+export function* eachRow<T>(rows: IterableIterator<unknown>): Generator<T> {
+  for (const r of rows) { yield r as T; collectEvery(1); }
+}
 
 export interface MultiInsert {
   /** one row's values, in the order of the columns */
@@ -33,10 +45,7 @@ export function multiInsert(db: Database, table: string, columns: readonly strin
     const out = values, n = rows;
     values = []; rows = 0; // (first: a failing statement leaves nothing behind for the next call)
     statement(n).run(...out);
-    // what binding allocates is mostly outside the collector's sight, so a submission binding a
-    // million values grew the server by 150 MB of garbage before a collection came (100,000 runs);
-    // a young-generation collection every 20,000 rows keeps that near 20 MB and costs a few ms
-    if ((rowsSinceCollection += n) >= ROWS_PER_COLLECTION) { rowsSinceCollection = 0; Bun.gc(false); }
+    collectEvery(n);
   };
   return {
     add(...row) {
