@@ -244,8 +244,15 @@ export class SqliteStore implements Store {
     }
     return this.p(`SELECT * FROM jobs WHERE status = 'queued' AND group_id = ? AND (backoff_until IS NULL OR backoff_until <= ?) ORDER BY priority DESC, seq LIMIT ?`).all(groupId, nowMs, limit) as JobRow[];
   }
+  /** Groups with queued jobs and their highest priority: one index seek per group (jobs_ready is
+   *  ordered by status, group, priority), not a scan of every queued job (200 ms a second at 100,000). */
   queuedGroups() {
-    return this.p(`SELECT j.group_id AS id, max(j.priority) AS priority, g.status AS status FROM jobs j JOIN groups g ON g.id = j.group_id WHERE j.status = 'queued' GROUP BY j.group_id`).all() as { id: string; priority: number; status: string }[];
+    return this.p(`WITH RECURSIVE q(id) AS (
+        SELECT (SELECT group_id FROM jobs WHERE status = 'queued' ORDER BY group_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT group_id FROM jobs WHERE status = 'queued' AND group_id > q.id ORDER BY group_id LIMIT 1) FROM q WHERE q.id IS NOT NULL)
+      SELECT q.id AS id, (SELECT max(priority) FROM jobs WHERE status = 'queued' AND group_id = q.id) AS priority, g.status AS status
+      FROM q JOIN groups g ON g.id = q.id`).all() as { id: string; priority: number; status: string }[];
   }
   jobsWithStatus(status: string) { return this.p('SELECT * FROM jobs WHERE status = ? ORDER BY seq').all(status) as JobRow[]; }
   jobCountsByGroup() {

@@ -4,6 +4,7 @@
 //   applyObservation()    finished attempts → job status, retries, roll-up (ends.ts)
 //   recordHandle()        executor handles of jobs started last tick (for re-adoption)
 //   reaperPass.pass()     the reaper (leases, stalled finalizations, backstop) and deadlines (reaper.ts)
+//   folders.makeSome()    run folders a big sweep's submit left for later (run-folders.ts)
 //   startWithinLimits()   ready jobs while the admission gates allow (starts.ts, gates.ts)
 // transact() is the only way anything changes state: tick, control actions, the agent broker and the
 // triggers all go through it. Its effects (executor starts and cancels, result.json, events) run only
