@@ -17,8 +17,13 @@ export function specSnapshot(raw: unknown): unknown {
   return { ...rest, matrix_keys: Object.keys(matrix ?? {}) };
 }
 
-/** Make the folder and write run.json (`params` and `trigger` as JSON text, `snapshot` the spec's). */
-export function writeRunFolder(dir: string, f: RunJsonFields, snapshot: string): void {
+/** run.json's text (`params` and `trigger` as JSON text, `snapshot` the spec's). */
+export function runJsonText(f: RunJsonFields, snapshot: string): string {
+  return `{"id":${JSON.stringify(f.id)},"pipeline":${JSON.stringify(f.pipeline)},"pipeline_version":${f.version},"group_id":${JSON.stringify(f.groupId)},"params":${f.params},"trigger":${f.trigger},"created_at":"${f.createdAt}","spec":${snapshot}}\n`;
+}
+
+/** Make the folder and write its run.json. */
+export function writeRunFolder(dir: string, runJson: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'run.json'), `{"id":${JSON.stringify(f.id)},"pipeline":${JSON.stringify(f.pipeline)},"pipeline_version":${f.version},"group_id":${JSON.stringify(f.groupId)},"params":${f.params},"trigger":${f.trigger},"created_at":"${f.createdAt}","spec":${snapshot}}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'run.json'), runJson, { mode: 0o600 });
 }

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { makeHarness, FakeExecutor } from '../helpers/engine-harness.ts';
 import { explain } from '../../src/core/scheduler/explain.ts';
 import { EAGER_FOLDERS } from '../../src/core/run-folder.ts';
-import { FOLDERS_PER_TICK } from '../../src/core/scheduler/run-folders.ts';
+import { FOLDERS_PER_BATCH } from '../../src/core/scheduler/run-folders.ts';
 
-const LATER = FOLDERS_PER_TICK + 50; // two ticks' worth
+const LATER = FOLDERS_PER_BATCH + 50; // two batches' worth
 const sweep = (n: number) => ({ name: 'big-sweep', matrix: { i: [...Array(n).keys()] }, params: { p: 'x' }, stages: [{ name: 'main', jobs: [{ name: 'j', commands: ['true'] }] }] });
 const runJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
 
@@ -32,13 +32,17 @@ test('the first runs get their folders at submit, the others from the scheduler,
   const firstJob = h.store.jobsOfRun(runs[0]!.id)[0]!;
   expect(explain(h.engine, firstJob).reasons.map((r) => r.code)).not.toContain('run_folder_pending');
 
-  // each tick makes a batch, oldest first; no job of a run without its folder ever starts
+  // the folder pump makes a batch at a time, oldest first; no job of a run without its folder ever starts
   const startedWithoutFolder = () => [...h.executors.get('local')!.running.keys()].map((id) => h.store.getJob(id)!).filter((j) => !existsSync(join(h.store.getRun(j.run_id)!.dir, 'run.json')));
   await h.tick();
-  expect(made()).toBe(EAGER_FOLDERS + FOLDERS_PER_TICK);
   expect(startedWithoutFolder()).toEqual([]);
+  expect(await h.engine.folders.batch()).toBe(FOLDERS_PER_BATCH);
+  expect(made()).toBe(EAGER_FOLDERS + FOLDERS_PER_BATCH);
   await h.tick();
+  expect(startedWithoutFolder()).toEqual([]);
+  expect(await h.engine.folders.batch()).toBe(LATER - FOLDERS_PER_BATCH);
   expect(made()).toBe(EAGER_FOLDERS + LATER);
+  expect(await h.engine.folders.batch()).toBe(0);
   expect(h.store.pendingFolderRunIds()).toEqual([]);
   expect(explain(h.engine, lastJob).reasons.map((r) => r.code)).not.toContain('run_folder_pending');
 
@@ -64,7 +68,7 @@ test('a restart finds the folders still to make and makes them; a job claimed fi
   h.engine.transact(() => h.engine.startOne(job, new Date(h.clock.now()).toISOString(), h.clock.now(), { token: 't', expiresAt: h.clock.now() + 60_000 }));
   expect(existsSync(join(last.dir, 'run.json'))).toBe(true);
   expect(h.store.getRun(last.id)!.folder_pending).toBe(0);
-  for (let i = 0; i < 3; i++) await h.tick();
+  while (await h.engine.folders.batch()) await h.tick();
   expect(runs.every((r) => existsSync(join(r.dir, 'run.json')))).toBe(true);
   expect(h.store.pendingFolderRunIds()).toEqual([]);
   expect(h.engine.folders.size).toBe(0);

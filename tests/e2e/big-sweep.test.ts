@@ -43,12 +43,17 @@ test('the folders of a big sweep still to make when the server is killed are mad
   // the first runs go on meanwhile
   await waitFor(async () => (await s1.api('GET', `/runs/${runs[0]!.id}`)).body.status === 'succeeded', { what: 'the first run to succeed' });
 
+  // paused: after the restart no job starts, so only the folder maker can make the folders (a job's
+  // start makes its run's folder too, when a remote agent claims it first)
+  expect((await s1.api('POST', `/groups/${post.body.group.id}/pause`)).status).toBe(200);
   s1.kill9();
   await s1.proc.exited;
   expect(runs.filter(hasFolder).length).toBe(EAGER_FOLDERS); // (the failpoint held every later folder back)
 
   const s2 = await new TestServer(s1.root, s1.dataDir, ARGS).start();
   servers.push(s2);
+  await waitFor(() => runs.every(hasFolder), { what: 'every run folder', timeoutMs: 60_000 });
+  expect((await s2.api('POST', `/groups/${post.body.group.id}/resume`)).status).toBe(200);
   const g = await s2.waitGroup(post.body.group.id, undefined, 120_000);
   expect(g.status).toBe('succeeded');
   expect(g.counts.succeeded).toBe(N);

@@ -11,7 +11,7 @@ import { JsonParts } from '../json-parts.ts';
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
 import { checkSpecSecrets } from '../secrets/check.ts';
-import { EAGER_FOLDERS, specSnapshot, writeRunFolder } from '../run-folder.ts';
+import { EAGER_FOLDERS, runJsonText, specSnapshot, writeRunFolder } from '../run-folder.ts';
 
 function storageOr(err: unknown, action: string): never {
   if (isStorageError(err)) throw new DroverError('storage_unavailable', `storage unavailable while ${action}: ${(err as Error).message} (reads still work; nothing was written)`, { action });
@@ -46,7 +46,7 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
     for (let i = 0; i < Math.min(runs.length, EAGER_FOLDERS); i++) {
       const r = runs[i]!;
       made.push(r.dir);
-      writeRunFolder(r.dir, { id: r.id, pipeline: spec.name, version, groupId: group.id, params: JSON.stringify(r.params), trigger: JSON.stringify(r.trigger), createdAt }, snapshot);
+      writeRunFolder(r.dir, runJsonText({ id: r.id, pipeline: spec.name, version, groupId: group.id, params: JSON.stringify(r.params), trigger: JSON.stringify(r.trigger), createdAt }, snapshot));
     }
     eng.transact((fx) => {
       if (later.length) eng.folders.add(fx, later.map((r) => r.id));

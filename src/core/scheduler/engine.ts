@@ -4,7 +4,6 @@
 //   applyObservation()    finished attempts → job status, retries, roll-up (ends.ts)
 //   recordHandle()        executor handles of jobs started last tick (for re-adoption)
 //   reaperPass.pass()     the reaper (leases, stalled finalizations, backstop) and deadlines (reaper.ts)
-//   folders.makeSome()    run folders a big sweep's submit left for later (run-folders.ts)
 //   startWithinLimits()   ready jobs while the admission gates allow (starts.ts, gates.ts)
 // transact() is the only way anything changes state: tick, control actions, the agent broker and the
 // triggers all go through it. Its effects (executor starts and cancels, result.json, events) run only
@@ -84,7 +83,12 @@ export class Engine {
     this.waker = new Waker(() => { const t0 = performance.now(); this.tick(); d.telemetry?.tick((performance.now() - t0) / 1000); },
       { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
-    this.folders = new RunFolders(d.store);
+    this.folders = new RunFolders({
+      store: d.store, transact: (fn) => this.transact(fn), warn: (m, f) => this.log.warn(m, f),
+      made: () => { this.ready.unpark(); this.wake(); },
+      // (failpoint run_folders: tests hold the folders back, to kill -9 the server before they are made)
+      mayRun: () => !this.stopped && !this.failpoints?.has('run_folders'),
+    });
     this.failpoints = d.failpoints;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
@@ -129,10 +133,11 @@ export class Engine {
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
     await adoptRunning(this.adoption);
-    this.folders.load(); // (folders a crash left unmade: made by the next ticks)
+    this.folders.load(); // folders a crash left unmade
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) pollLoop(this.adoption, name, ex);
     this.waker.start();
+    void this.folders.pump();
   }
 
   stop(): void { this.stopped = true; this.waker.stop(); this.capacity.stop(); }
@@ -222,9 +227,6 @@ export class Engine {
         this.reaperPass.pass(now, at);
         this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
       }
-      // run folders first: the groups parked on them may start now
-      // (failpoint run_folders: tests hold the folders back, to kill -9 the server before they are made)
-      if (this.folders.size > 0 && !this.failpoints?.has('run_folders') && this.folders.makeSome(fx) > 0) this.ready.unpark();
       startWithinLimits(this, fx, at, now, periodic);
     });
     try {
@@ -238,7 +240,6 @@ export class Engine {
         pass();
       } finally { this.rowsShareTx = false; }
       this.storageError = null;
-      if (this.folders.size > 0 && !this.failpoints?.has('run_folders')) this.wake(); // more folders to make: another tick soon
     } catch (err) {
       this.storageError = String(err);
       this.log.error('scheduler tick failed; will retry', { err: String(err), storage: isStorageError(err) });
