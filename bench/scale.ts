@@ -31,7 +31,7 @@ async function drain(s: BenchServer, total: number, upTo: number, timeoutMs: num
     const done = total - (q.running ?? 0) - (q.queued ?? 0);
     progress.push({ t: (now() - t0) / 1000, done });
     if (done >= upTo || now() - t0 > timeoutMs) break;
-    await sleep(250);
+    await sleep(500);
   }
   const drained = progress.at(-1)!.done;
   const tenth = upTo / 10;
