@@ -4,7 +4,8 @@
 // rate of the first and the last 10% of the first DRAIN jobs to finish (a full drain of 100,000
 // takes minutes: set DROVER_SCALE_DRAIN=all for it). A third case drains a run of only DRAIN jobs,
 // the rate with a short queue, to compare against the rate with N queued.
-//   bun bench/scale.ts            env: DROVER_SCALE_N, DROVER_SCALE_DRAIN, DROVER_SCALE_ROUNDS, DROVER_BENCH_SOURCE=1
+//   bun bench/scale.ts   env: DROVER_SCALE_N, DROVER_SCALE_DRAIN (a number or all), DROVER_SCALE_ROUNDS,
+//                        DROVER_SCALE_CASES (run,sweep,short), DROVER_BENCH_SOURCE=1
 import { withServer, now, sleep, wideSpec, sweepSpec, round, medianBy, spread, droverCommand, removeRoots, type BenchServer } from './lib.ts';
 
 const N = Number(process.env.DROVER_SCALE_N ?? 100_000);
@@ -54,11 +55,12 @@ async function measure(kind: 'run' | 'sweep' | 'short', n: number): Promise<Samp
   });
 }
 
+const CASES = (process.env.DROVER_SCALE_CASES ?? 'run,sweep,short').split(',');
 const cases = [
   { kind: 'run' as const, n: N, label: `one run of ${N} true jobs` },
   { kind: 'sweep' as const, n: N, label: `${N}-run sweep` },
   { kind: 'short' as const, n: DRAIN, label: `one run of ${DRAIN} (short queue)` },
-];
+].filter((c) => CASES.includes(c.kind));
 console.log(`drover: ${droverCommand().label}; N=${N}, drained ${DRAIN === N ? 'all' : `the first ${DRAIN}`}; ${ROUNDS} round(s); ${SERVER_ARGS.join(' ')}`);
 const rows: Record<string, unknown>[] = [];
 for (const c of cases) {
