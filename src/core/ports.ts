@@ -39,6 +39,7 @@ export interface RunStore {
   /** the same rows as jobsOfStage and runsOfGroup, one at a time (finish the loop before the next call) */
   eachJobOfStage(stageId: string): IterableIterator<JobRow>;
   eachRunOfGroup(groupId: string): IterableIterator<RunRow>;
+  eachJobOfRun(runId: string): IterableIterator<JobRow>;
   runsOfGroup(groupId: string): RunRow[];
   /** runs whose folder is still to be made (folder_pending), oldest first; their ids; mark them made */
   runsWithPendingFolder(limit: number): PendingFolderRun[];
@@ -50,6 +51,8 @@ export interface RunStore {
   jobsOfRunWithStatus(runId: string, status: string): JobRow[];
   stageHasActiveJobs(stageId: string): boolean;
   stageJobCounts(stageId: string): Record<string, number>;
+  stageFailedJobCount(stageId: string): number;
+  jobOutputsOfStage(stageId: string): (string | null)[];
   runStageCounts(runId: string): Record<string, number>;
   groupRunCounts(groupId: string): Record<string, number>;
   groupHasActiveRuns(groupId: string): boolean;

@@ -154,6 +154,7 @@ export class SqliteStore implements Store {
   /** The jobs of a stage one at a time from a cursor (a stage of 100,000 jobs is never one array). */
   // (statements of their own: a cursor in progress must not share its statement with another read)
   eachJobOfStage(stageId: string) { return eachRow<JobRow>(this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx -- each').iterate(stageId)); }
+  eachJobOfRun(runId: string) { return eachRow<JobRow>(this.p('SELECT * FROM jobs WHERE run_id = ? ORDER BY stage_idx, job_idx -- each').iterate(runId)); }
   eachRunOfGroup(groupId: string) { return eachRow<RunRow>(this.p('SELECT * FROM runs WHERE group_id = ? ORDER BY seq -- each').iterate(groupId)); }
   jobsOfStage(stageId: string) { return this.p('SELECT * FROM jobs WHERE stage_id = ? ORDER BY job_idx').all(stageId) as JobRow[]; }
   /** Runs whose folder the scheduler has still to make, oldest first (a big sweep's later runs). */
@@ -177,6 +178,10 @@ export class SqliteStore implements Store {
   stageHasActiveJobs(stageId: string) {
     return !!this.p(`SELECT 1 FROM jobs WHERE stage_id = ? AND status IN ('pending', 'queued', 'running') LIMIT 1`).get(stageId);
   }
+  /** failed jobs of a stage that fail it (not `allow_failure`) */
+  stageFailedJobCount(stageId: string) { return (this.p(`SELECT count(*) AS n FROM jobs WHERE stage_id = ? AND status = 'failed' AND allow_failure = 0`).get(stageId) as { n: number }).n; }
+  /** each job's outputs (JSON text or null), in job order */
+  jobOutputsOfStage(stageId: string) { return (this.p('SELECT outputs FROM jobs WHERE stage_id = ? ORDER BY job_idx').values(stageId) as [string | null][]).map((r) => r[0]); }
   stageJobCounts(stageId: string) { return this.counts('SELECT status, count(*) AS n FROM jobs WHERE stage_id = ? GROUP BY status', stageId); }
   runStageCounts(runId: string) { return this.counts('SELECT status, count(*) AS n FROM stages WHERE run_id = ? GROUP BY status', runId); }
   // leases (remote agents)

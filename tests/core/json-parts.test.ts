@@ -75,3 +75,32 @@ test('pieces of any size join into the same text', () => {
   expect(out.end().text()).toBe(pieces.join(''));
   expect(out.parts.every((p) => p.length > 0)).toBe(true);
 });
+
+test('result.json written a job at a time is JSON.stringify of the result object (stages, a job matrix, as the run goes and once it ended), and the digest signed is the text written', async () => {
+  const { runResult, runResultText, writeRunResult } = await import('../../src/core/scheduler/result.ts');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { createHash } = await import('node:crypto');
+  const h = await makeHarness({ maxParallel: 3 });
+  await Bun.sleep(1);
+  const { run } = h.submit({ ...spec, stages: spec.stages.slice(0, 2) });
+  const same = () => {
+    const row = h.store.getRun(run.id)!;
+    expect([...runResultText(h.engine, row)].join('')).toBe(JSON.stringify(runResult(h.engine, row), null, 2) + '\n');
+  };
+  same();
+  for (let i = 0; i < 12; i++) {
+    await h.tick();
+    const local = h.executors.get('local')!;
+    const first = [...local.running.keys()][0];
+    if (first) local.finish(first, 0);
+    same();
+  }
+  const quiet = { info() {}, warn(m: string, f: object) { throw new Error(`${m} ${JSON.stringify(f)}`); }, error() {}, scope() { return quiet; } };
+  let signed = '';
+  writeRunResult(h.engine, run.id, quiet as never, undefined, (_r, sha) => { signed = sha; });
+  const text = readFileSync(join(run.dir, 'result.json'), 'utf8');
+  expect(text).toBe(JSON.stringify(runResult(h.engine, h.store.getRun(run.id)!), null, 2) + '\n');
+  expect(signed).toBe(createHash('sha256').update(text).digest('hex'));
+  h.close();
+});
