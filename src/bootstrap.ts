@@ -183,7 +183,7 @@ export async function serve(o: ServeOptions) {
   store.commits.onSync = (sec) => metrics.observeFsync(sec);
   const engine = new Engine({
     store, executors, clock: { now: () => Date.now() }, log: log.scope({ part: 'scheduler' }), bus, config,
-    secrets, logGate, onResult: (run, text) => void attestor.sign(run.id, run.dir, text), failpoints, telemetry: metrics.telemetry,
+    secrets, logGate, onResult: (run, sha256) => void attestor.sign(run.id, run.dir, sha256), failpoints, telemetry: metrics.telemetry,
   });
   logGate.resumeRunning(engine);
   await engine.start();

@@ -1,7 +1,7 @@
 // Ports: how the core talks to the world. The core imports no Hono, bun:sqlite, ws or plugin;
 // bootstrap.ts wires concrete implementations (db/store.ts, plugins/*) into these shapes.
 import type {
-  GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, NewSubmission,
+  GroupRow, RunRow, StageRow, JobRow, CommandRow, AttemptRow, StatusEvent, TokenRow, PipelineRow, DaemonRow, NewSubmission, PendingFolderRun,
 } from './types.ts';
 import type { Resources } from './spec/types.ts';
 import type { JobStatus, StageStatus, RunStatus, GroupStatus } from './states/index.ts';
@@ -36,13 +36,23 @@ export interface RunStore {
   stagesOfRun(runId: string): StageRow[];
   jobsOfRun(runId: string): JobRow[];
   jobsOfStage(stageId: string): JobRow[];
+  /** the same rows as jobsOfStage and runsOfGroup, one at a time (finish the loop before the next call) */
+  eachJobOfStage(stageId: string): IterableIterator<JobRow>;
+  eachRunOfGroup(groupId: string): IterableIterator<RunRow>;
+  eachJobOfRun(runId: string): IterableIterator<JobRow>;
   runsOfGroup(groupId: string): RunRow[];
+  /** runs whose folder is still to be made (folder_pending), oldest first; their ids; mark them made */
+  runsWithPendingFolder(limit: number): PendingFolderRun[];
+  pendingFolderRunIds(): string[];
+  markFoldersMade(ids: string[]): void;
   /** every job of a group's runs, in run, stage and job order (sweep results) */
   jobsOfGroup(groupId: string): JobRow[];
   jobsOfGroupWithStatus(groupId: string, status: string): JobRow[];
   jobsOfRunWithStatus(runId: string, status: string): JobRow[];
   stageHasActiveJobs(stageId: string): boolean;
   stageJobCounts(stageId: string): Record<string, number>;
+  stageFailedJobCount(stageId: string): number;
+  jobOutputsOfStage(stageId: string): (string | null)[];
   runStageCounts(runId: string): Record<string, number>;
   groupRunCounts(groupId: string): Record<string, number>;
   groupHasActiveRuns(groupId: string): boolean;

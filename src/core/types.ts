@@ -13,7 +13,11 @@ export interface RunRow {
   seq: number; id: string; group_id: string; pipeline: string; pipeline_version: number; status: RunStatus;
   reason: string | null; message: string | null; priority: number; params: string; trigger: string;
   workspace: string | null; dir: string; created_at: string; started_at: string | null; ended_at: string | null;
+  /** 1 while the scheduler has still to make the run's folder (a big sweep's later runs) */
+  folder_pending: number;
 }
+/** what making a run's folder needs (runs.folder_pending: made after the submit answered) */
+export type PendingFolderRun = Pick<RunRow, 'id' | 'group_id' | 'pipeline' | 'pipeline_version' | 'params' | 'trigger' | 'dir' | 'created_at'>;
 export interface StageRow {
   id: string; run_id: string; idx: number; name: string; status: StageStatus; needs: string; merge: string;
   outputs: string | null; reason: string | null; message: string | null; started_at: string | null; ended_at: string | null;
@@ -40,7 +44,7 @@ export interface TokenRow { id: string; name: string; role: Role; hash: string; 
 // A submission as the core plans it and the store writes it, in one transaction.
 export interface NewStage { id: string; idx: number; name: string; status: string; needs: string[]; merge: string }
 export interface NewJob { id: string; stage_id: string; stage_idx: number; job_idx: number; name: string; executor: string; status: string; queued_at: string | null; matrix?: Record<string, unknown> | null; allow_failure?: boolean }
-export interface NewRun { id: string; pipeline_version: number; params: Record<string, unknown>; trigger: object; workspace: string | null; dir: string; stages: NewStage[]; jobs: NewJob[] }
+export interface NewRun { id: string; pipeline_version: number; params: Record<string, unknown>; trigger: object; workspace: string | null; dir: string; stages: NewStage[]; jobs: NewJob[]; folder_pending?: boolean }
 export interface NewSubmission { group: Omit<GroupRow, 'seq' | 'ended_at' | 'cancel_requested'>; pipeline: string; priority: number; created_at: string; runs: NewRun[] }
 
 export interface PipelineRow { name: string; version: number; spec: string; spec_hash: string; created_at: string }

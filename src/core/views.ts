@@ -5,6 +5,7 @@ import { fileSize, readCommandMeta } from '../runner/meta.ts';
 import type { Store } from './ports.ts';
 import type { AttemptRow, CommandRow, GroupRow, JobRow, RunRow, StageRow } from './types.ts';
 import type { PipelineSpec } from './spec/index.ts';
+import { openObject, type JsonParts } from './json-parts.ts';
 
 export interface ViewSource { store: Store; specOfRun(runId: string): PipelineSpec }
 const parse = (s: string | null) => (s ? JSON.parse(s) : null);
@@ -56,6 +57,34 @@ export function runView(src: ViewSource, r: RunRow) {
       jobs: jobs.filter((j) => j.stage_id === s.id).map((j) => jobView(src, j, spec, r, commands.get(j.id) ?? [])),
     })),
   };
+}
+
+/** JSON.stringify(runView(src, r)), the same text, written into `out` a job at a time. */
+export function runViewJson(src: ViewSource, r: RunRow, out: JsonParts): void {
+  const spec = src.specOfRun(r.id);
+  const commands = commandsByJob(src.store, r.id);
+  out.push(`${openObject(runSummary(r))},"stages":[`);
+  src.store.stagesOfRun(r.id).forEach((s, i) => {
+    out.push(`${i ? ',' : ''}${openObject(stageView(s))},"jobs":[`);
+    let first = true;
+    for (const j of src.store.eachJobOfStage(s.id)) {
+      out.push((first ? '' : ',') + JSON.stringify(jobView(src, j, spec, r, commands.get(j.id) ?? [])));
+      first = false;
+    }
+    out.push(']}');
+  });
+  out.push(']}');
+}
+
+/** JSON.stringify(runsOfGroup(id).map(runSummary)), the same text, written into `out` a run at a time. */
+export function runSummariesJson(store: Pick<Store, 'eachRunOfGroup'>, groupId: string, out: JsonParts): void {
+  out.push('[');
+  let first = true;
+  for (const r of store.eachRunOfGroup(groupId)) {
+    out.push((first ? '' : ',') + JSON.stringify(runSummary(r)));
+    first = false;
+  }
+  out.push(']');
 }
 
 export function stageView(s: StageRow) {

@@ -19,8 +19,10 @@ export class EventBuffer {
   /** set when events were dropped: the next take must read the table */
   overflowed = false;
 
-  /** `insert` writes events in order and returns their seqs */
-  constructor(private readonly insert: (evs: NewEvent[]) => number[]) {}
+  /** `insert` writes events in order and returns their seqs; `insertOnly` writes them and returns nothing */
+  constructor(private readonly insert: (evs: NewEvent[]) => number[], private readonly insertOnly: (evs: NewEvent[]) => void = (evs) => { insert(evs); }) {}
+  /** the outermost transaction wrote more events than memory keeps: readers go to the table */
+  private tooMany = false;
 
   add(e: NewEvent): void {
     if (this.depth > 0) { this.pending.push(e); return; }
@@ -34,12 +36,15 @@ export class EventBuffer {
     try {
       const out = fn();
       this.depth--;
-      if (this.depth === 0) { this.keep(this.written); this.written = []; }
+      if (this.depth === 0) {
+        if (this.tooMany) { this.committed = []; this.overflowed = true; } else this.keep(this.written);
+        this.written = []; this.tooMany = false;
+      }
       return out;
     } catch (err) {
       this.depth--;
       this.pending.length = mark;
-      if (this.depth === 0) this.written = [];
+      if (this.depth === 0) { this.written = []; this.tooMany = false; }
       throw err;
     }
   }
@@ -49,6 +54,9 @@ export class EventBuffer {
     if (this.depth !== 1 || this.pending.length === 0) return;
     const evs = this.pending;
     this.pending = [];
+    // more than memory would keep (a 100,000-run sweep): written without reading their seqs back,
+    // and without an object per event that keep() would drop at once
+    if (evs.length > CAP) { this.insertOnly(evs); this.tooMany = true; return; }
     this.written = this.sequence(evs);
   }
 

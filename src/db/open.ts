@@ -16,10 +16,11 @@ import m0007 from './migrations/0007_job_matrix.sql' with { type: 'text' };
 import m0008 from './migrations/0008_runs_group_seq.sql' with { type: 'text' };
 import m0009 from './migrations/0009_alloc_queues.sql' with { type: 'text' };
 import m0010 from './migrations/0010_alloc_shape.sql' with { type: 'text' };
+import m0011 from './migrations/0011_run_folder_pending.sql' with { type: 'text' };
 import { DroverError, isStorageError } from '../core/errors.ts';
 export { isStorageError };
 
-const MIGRATIONS: { version: number; sql: string }[] = [{ version: 1, sql: m0001 }, { version: 2, sql: m0002 }, { version: 3, sql: m0003 }, { version: 4, sql: m0004 }, { version: 5, sql: m0005 }, { version: 6, sql: m0006 }, { version: 7, sql: m0007 }, { version: 8, sql: m0008 }, { version: 9, sql: m0009 }, { version: 10, sql: m0010 }];
+const MIGRATIONS: { version: number; sql: string }[] = [{ version: 1, sql: m0001 }, { version: 2, sql: m0002 }, { version: 3, sql: m0003 }, { version: 4, sql: m0004 }, { version: 5, sql: m0005 }, { version: 6, sql: m0006 }, { version: 7, sql: m0007 }, { version: 8, sql: m0008 }, { version: 9, sql: m0009 }, { version: 10, sql: m0010 }, { version: 11, sql: m0011 }];
 export const NETWORK_FS = new Set(['nfs', 'nfs4', 'lustre', 'gpfs', 'cifs', 'smb3', 'smbfs', 'beegfs', 'fuse.sshfs', 'ceph', 'fuse.glusterfs', 'panfs']);
 
 export type Sqlite = Database;

@@ -42,6 +42,8 @@ export const runs = sqliteTable('runs', {
   created_at: text('created_at').notNull(),
   started_at: text('started_at'),
   ended_at: text('ended_at'),
+  /** 1 while the run's folder (run.json) is still to be made by the scheduler (v11) */
+  folder_pending: integer('folder_pending').notNull().default(0),
 });
 
 export const stages = sqliteTable('stages', {

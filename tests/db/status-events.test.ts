@@ -92,3 +92,18 @@ test('events another process wrote are published too, in order (the table is rea
   expect(got).toEqual(table());
   other.close();
 });
+
+test('one transaction of more events than memory keeps (a 100,000-run sweep): all reach the bus from the table, in order, once; a rolled-back one writes none', () => {
+  const { store, publisher, got, table } = setup(1);
+  const at = new Date().toISOString();
+  const many = 10_000 + 2_345; // (more than the buffer's cap, and not a multiple of the slice)
+  store.tx(() => { for (let i = 0; i < 3; i++) store.events.add({ kind: 'run', id: `small${i}`, run_id: null, status: 'queued', at }); });
+  store.tx(() => { for (let i = 0; i < many; i++) store.events.add({ kind: 'run', id: `r${i}`, run_id: `r${i}`, status: 'queued', at }); });
+  expect(() => store.tx(() => { for (let i = 0; i < many; i++) store.events.add({ kind: 'run', id: `gone${i}`, run_id: null, status: 'queued', at }); throw new Error('rolled back'); })).toThrow('rolled back');
+  store.tx(() => store.events.add({ kind: 'run', id: 'after', run_id: null, status: 'queued', at }));
+  publisher.publish();
+  const rows = table();
+  expect(rows.length).toBe(3 + many + 1);
+  expect(rows.slice(3, 3 + many).map((e) => e.id)).toEqual([...Array(many).keys()].map((i) => `r${i}`));
+  expect(got).toEqual(rows);
+});

@@ -75,17 +75,18 @@ export class Attestor {
 
   get keyId(): string { return keyIdOf(this.publicKey); }
 
-  /** Signs result.json's text into attestation.json beside it; in order per run (a rewrite waits for the last). */
-  sign(runId: string, dir: string, text: string): Promise<void> {
+  /** Signs result.json (its SHA-256, of the text written) into attestation.json beside it; in order per
+   *  run (a rewrite waits for the last). */
+  sign(runId: string, dir: string, sha256: string): Promise<void> {
     const prev = this.chains.get(runId) ?? Promise.resolve();
-    const next = prev.then(() => this.write(runId, dir, text)).catch((err) => this.log?.warn('could not write attestation.json', { runId, err: String(err) }));
+    const next = prev.then(() => this.write(runId, dir, sha256)).catch((err) => this.log?.warn('could not write attestation.json', { runId, err: String(err) }));
     this.chains.set(runId, next);
     next.finally(() => { if (this.chains.get(runId) === next) this.chains.delete(runId); });
     return next;
   }
 
-  private async write(runId: string, dir: string, text: string): Promise<void> {
-    const body = { version: 1 as const, algorithm: 'Ed25519' as const, run: runId, file: 'result.json' as const, sha256: sha256Hex(text), signed_at: new Date().toISOString(), key_id: this.keyId, public_key: this.publicKey };
+  private async write(runId: string, dir: string, sha256: string): Promise<void> {
+    const body = { version: 1 as const, algorithm: 'Ed25519' as const, run: runId, file: 'result.json' as const, sha256, signed_at: new Date().toISOString(), key_id: this.keyId, public_key: this.publicKey };
     const signature = b64(await crypto.subtle.sign('Ed25519', this.key, payloadOf(body)));
     const tmp = join(dir, `.${ATTESTATION_FILE}.tmp`);
     writeFileSync(tmp, JSON.stringify({ ...body, signature }, null, 2) + '\n', { mode: 0o600 });

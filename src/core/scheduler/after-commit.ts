@@ -12,7 +12,7 @@ import type { Engine } from './engine.ts';
 
 export interface AfterCommitDeps {
   executors: Map<string, Executor>; log: Logger; killGraceMs: number; launch: LaunchHost;
-  secrets?: SecretsView; logGate?: LogGate; onResult?: (run: RunRow, text: string) => void;
+  secrets?: SecretsView; logGate?: LogGate; onResult?: (run: RunRow, sha256: string) => void;
 }
 
 export function runEffects(eng: Engine, d: AfterCommitDeps, fx: TxEffects): void {

@@ -1,22 +1,25 @@
 // What users ask of the scheduler: submit (with idempotency), cancel run/job/group, pause and
 // resume groups, retry a run. Each change is one transaction; executors are signalled after it.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError, isStorageError } from '../errors.ts';
 import { rollUpStage, rollUpGroup } from './rollup.ts';
 import { isoNow } from '../ids.ts';
 import { loadSpec, pipelineVersionFor, planSubmission, preview, specHash, type SubmitInput } from '../submit.ts';
-import { groupView, runSummary, runView } from '../views.ts';
+import { groupView, runSummary, runView, runViewJson, runSummariesJson } from '../views.ts';
+import { JsonParts } from '../json-parts.ts';
 import type { Engine } from './engine.ts';
 import type { JobRow } from '../types.ts';
 import { checkSpecSecrets } from '../secrets/check.ts';
+import { EAGER_FOLDERS, runJsonText, specSnapshot, writeRunFolder } from '../run-folder.ts';
 
 function storageOr(err: unknown, action: string): never {
   if (isStorageError(err)) throw new DroverError('storage_unavailable', `storage unavailable while ${action}: ${(err as Error).message} (reads still work; nothing was written)`, { action });
   throw err;
 }
 
-export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string } = {}) {
+/** `parts`: the answer as JSON text in pieces (json-parts.ts; the HTTP route streams them), else an object. */
+export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean; idempotencyKey?: string; bodyHash?: string; parts?: boolean } = {}) {
   const { store, config } = eng;
   const now = eng.clock.now();
   if (opts.idempotencyKey) {
@@ -34,23 +37,34 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   if (opts.dryRun) return { replayed: false, body: preview(plan) };
   const made: string[] = [];
   let body: unknown;
+  const { runs, group, created_at: createdAt } = plan.submission;
+  // the first runs' folders now; a big sweep's others after the answer (folder_pending: run-folders.ts)
+  const later = runs.slice(EAGER_FOLDERS);
+  for (const r of later) r.folder_pending = true;
   try {
-    // a sweep's runs share one spec: each run.json keeps the spec without the matrix (which would make
-    // the folder of an N-run sweep grow with N²) plus its own resolved params
     const snapshot = JSON.stringify(specSnapshot(raw));
-    for (const r of plan.submission.runs) {
-      mkdirSync(r.dir, { recursive: true, mode: 0o700 });
+    for (let i = 0; i < Math.min(runs.length, EAGER_FOLDERS); i++) {
+      const r = runs[i]!;
       made.push(r.dir);
-      writeFileSync(join(r.dir, 'run.json'), `{"id":${JSON.stringify(r.id)},"pipeline":${JSON.stringify(spec.name)},"pipeline_version":${version},"group_id":${JSON.stringify(plan.submission.group.id)},"params":${JSON.stringify(r.params)},"trigger":${JSON.stringify(r.trigger)},"created_at":"${plan.submission.created_at}","spec":${snapshot}}\n`, { mode: 0o600 });
+      writeRunFolder(r.dir, runJsonText({ id: r.id, pipeline: spec.name, version, groupId: group.id, params: JSON.stringify(r.params), trigger: JSON.stringify(r.trigger), createdAt }, snapshot));
     }
-    eng.transact(() => {
+    eng.transact((fx) => {
+      if (later.length) eng.folders.add(fx, later.map((r) => r.id));
+      fx.onRollback(eng.catalog.prime(spec.name, version, spec));
       if (isNew) store.pipelineInsert({ name: spec.name, version, spec: JSON.stringify(raw), spec_hash: specHash(raw), created_at: plan.submission.created_at });
       store.insertSubmission(plan.submission);
-      const group = store.getGroup(plan.submission.group.id)!;
-      body = plan.isSweep
-        ? { group: groupView(store, group), runs: store.runsOfGroup(group.id).map(runSummary) }
-        : { run: runView(eng, store.getRun(plan.submission.runs[0]!.id)!) };
-      if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', JSON.stringify(body), now);
+      const row = store.getGroup(group.id)!;
+      const run = plan.isSweep ? null : store.getRun(runs[0]!.id)!;
+      if (opts.parts) {
+        // built inside the transaction (the answer is the state it committed), a row at a time
+        const out = new JsonParts(run ? { run: { id: run.id, pipeline: run.pipeline } } : { group: { id: row.id, pipeline: row.pipeline } });
+        if (run) { out.push('{"run":'); runViewJson(eng, run, out); } else { out.push(`{"group":${JSON.stringify(groupView(store, row))},"runs":`); runSummariesJson(store, row.id, out); }
+        out.push('}');
+        body = out.end();
+      } else {
+        body = run ? { run: runView(eng, run) } : { group: groupView(store, row), runs: store.runsOfGroup(row.id).map(runSummary) };
+      }
+      if (opts.idempotencyKey) store.idemPut(opts.idempotencyKey, opts.bodyHash ?? '', body instanceof JsonParts ? body.text() : JSON.stringify(body), now);
       eng.onQueued(plan.submission.group.id);
     });
   } catch (err) {
@@ -61,11 +75,6 @@ export function submit(eng: Engine, input: SubmitInput, opts: { dryRun?: boolean
   return { replayed: false, body };
 }
 
-function specSnapshot(raw: unknown): unknown {
-  if (!raw || typeof raw !== 'object' || !('matrix' in raw)) return raw;
-  const { matrix, ...rest } = raw as { matrix: Record<string, unknown[]> };
-  return { ...rest, matrix_keys: Object.keys(matrix ?? {}) };
-}
 
 /** Cancel the given jobs: waiting ones at once, running ones by signal (status set when they exit). */
 function cancelJobs(eng: Engine, jobs: JobRow[], at: string): void {

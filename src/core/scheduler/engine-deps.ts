@@ -15,7 +15,8 @@ export interface EngineDeps {
   /** holds an ended job until its redacted log is final (jobs with secrets), applies the log cap */
   logGate?: LogGate;
   /** called with each result.json written (provenance: the attestation beside it) */
-  onResult?: (run: RunRow, text: string) => void;
+  /** result.json was written: its SHA-256, to sign (provenance) */
+  onResult?: (run: RunRow, sha256: string) => void;
   /** test-only pauses, hangs and crashes at named places (DROVER_FAILPOINTS) */
   failpoints?: Failpoints;
   /** told how long each tick took (metrics) */

@@ -25,6 +25,8 @@ import { SlotLedger } from './slot-ledger.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { SpecCatalog } from './spec-catalog.ts';
 import type { GateView } from './gates.ts';
+import { RunFolders } from './run-folders.ts';
+import type { Failpoints } from '../failpoints.ts';
 import { applyObservation, finishRunning, retry } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
@@ -52,6 +54,9 @@ export class Engine {
   /** each queued job's why-history, written once per change */
   readonly blockers: BlockerLog;
   readonly capacity = new Capacities(); // each executor's slots, or why its backend is missing
+  /** run folders a big sweep's submit left for later (run-folders.ts) */
+  readonly folders: RunFolders;
+  private readonly failpoints?: Failpoints;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
@@ -78,6 +83,13 @@ export class Engine {
     this.waker = new Waker(() => { const t0 = performance.now(); this.tick(); d.telemetry?.tick((performance.now() - t0) / 1000); },
       { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
+    this.folders = new RunFolders({
+      store: d.store, transact: (fn) => this.transact(fn), warn: (m, f) => this.log.warn(m, f),
+      made: () => { this.ready.unpark(); this.wake(); },
+      // (failpoint run_folders: tests hold the folders back, to kill -9 the server before they are made)
+      mayRun: () => !this.stopped && !this.failpoints?.has('run_folders'),
+    });
+    this.failpoints = d.failpoints;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -121,9 +133,11 @@ export class Engine {
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
     this.store.expireFinalizers(); // their finalizers died with the previous server: the reaper takes those jobs
     await adoptRunning(this.adoption);
+    this.folders.load(); // folders a crash left unmade
     this.rebuildReady();
     for (const [name, ex] of this.executors) if (ex.pollIntervalMs) pollLoop(this.adoption, name, ex);
     this.waker.start();
+    void this.folders.pump();
   }
 
   stop(): void { this.stopped = true; this.waker.stop(); this.capacity.stop(); }
@@ -267,7 +281,7 @@ export class Engine {
   }
 
   gateView(now: number): GateView {
-    return { store: this.store, executors: this.executors, unavailable: this.capacity.unavailable, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e) };
+    return { store: this.store, executors: this.executors, unavailable: this.capacity.unavailable, ledger: this.ledger, catalog: this.catalog, config: this.config, now, slots: (e) => this.slots(e), limited: (e) => this.limited(e), folderPending: (runId) => this.folders.isPending(runId) };
   }
 
 

@@ -16,6 +16,8 @@ export interface GateView {
   slots(executor: string): number;
   /** jobs of ownQueue executors (Slurm) wait in their batch system's queue, outside max_parallel */
   limited(executor: string): boolean;
+  /** the run's folder is still to be made (a big sweep's later runs: run-folders.ts) */
+  folderPending(runId: string): boolean;
   now: number;
 }
 
@@ -41,6 +43,10 @@ export const groupPaused: Gate = (v, job) => {
 
 export const backoff: Gate = (v, job) => job.backoff_until !== null && job.backoff_until > v.now
   ? { code: 'backoff_until', message: `retry backoff until ${isoNow(job.backoff_until)}`, until: isoNow(job.backoff_until) } : null;
+
+/** A big sweep's later runs wait for the scheduler to make their folder (run.json) first. */
+export const runFolderPending: Gate = (v, job) => !v.folderPending(job.run_id) ? null
+  : { code: 'run_folder_pending', message: `the folder of run ${job.run_id} is still being made (a big sweep's run folders are made after its submit was answered)`, run: job.run_id };
 
 export const maxParallel: Gate = (v, job) => {
   if (!v.limited(job.executor) || v.ledger.limited < v.config.maxParallel) return null;
@@ -82,7 +88,7 @@ export function lazyRun(store: Pick<Store, 'getRun'>, runId: string): () => RunR
 }
 
 /** The order the scheduler asks them in: cheap checks of memory first, reads of other rows last. */
-export const GATES: Gate[] = [agentOnly, executorMissing, executorDown, groupPaused, backoff, executorSlots, maxParallel, previousRun, pipelineConcurrency];
+export const GATES: Gate[] = [agentOnly, executorMissing, executorDown, groupPaused, backoff, runFolderPending, executorSlots, maxParallel, previousRun, pipelineConcurrency];
 
 /** Gates whose refusal goes into the job's why-history (the others change too often to be news). */
 export const NOTED = new Set<Gate>([previousRun, pipelineConcurrency]);

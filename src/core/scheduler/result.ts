@@ -2,7 +2,8 @@
 // version and host, and per job the SHA-256 of job.sh (the exact script that ran) and of each command
 // line as rendered, and the NAMES of the environment variables it got (values never; secrets by name).
 // Written when the run ends (redacted; attestation.json beside it signs it: core/provenance).
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { hostname, platform, arch } from 'node:os';
 import { sha256Hex } from '../provenance/attest.ts';
@@ -17,24 +18,45 @@ interface Source { store: Store; specOfRun(runId: string): PipelineSpec }
 
 const durationS = (a: string | null, b: string | null) => (a && b ? (Date.parse(b) - Date.parse(a)) / 1000 : null);
 
-export function runResult(src: Source, run: RunRow) {
+/** The parts of result.json around its jobs (the fields before them, provenance after). */
+function resultFrame(src: Source, run: RunRow) {
   const spec = src.specOfRun(run.id);
-  const jobs = src.store.jobsOfRun(run.id);
-  const stages = src.store.stagesOfRun(run.id);
   const params = JSON.parse(run.params);
-  const commands = commandsByJob(src.store, run.id);
   return {
-    id: run.id, pipeline: run.pipeline, pipeline_version: run.pipeline_version, status: run.status,
-    reason: run.reason, params, trigger: JSON.parse(run.trigger),
-    created_at: run.created_at, started_at: run.started_at, ended_at: run.ended_at,
-    duration_s: durationS(run.started_at, run.ended_at),
-    stages: stages.map((s) => ({ name: s.name, status: s.status, outputs: s.outputs ? JSON.parse(s.outputs) : {} })),
-    jobs: jobs.map((j) => jobResult(spec, j, run, params, commands.get(j.id) ?? [])),
+    spec, params,
+    head: {
+      id: run.id, pipeline: run.pipeline, pipeline_version: run.pipeline_version, status: run.status,
+      reason: run.reason, params, trigger: JSON.parse(run.trigger),
+      created_at: run.created_at, started_at: run.started_at, ended_at: run.ended_at,
+      duration_s: durationS(run.started_at, run.ended_at),
+      stages: src.store.stagesOfRun(run.id).map((s) => ({ name: s.name, status: s.status, outputs: s.outputs ? JSON.parse(s.outputs) : {} })),
+    },
     provenance: {
       drover_version: process.env.DROVER_VERSION ?? null, host: hostname(), platform: `${platform()}-${arch()}`,
       workspace: run.workspace, secret_names: spec.secrets,
     },
   };
+}
+
+/** result.json as one object (tests compare the written text with it). */
+export function runResult(src: Source, run: RunRow) {
+  const { spec, params, head, provenance } = resultFrame(src, run);
+  const commands = commandsByJob(src.store, run.id);
+  return { ...head, jobs: src.store.jobsOfRun(run.id).map((j) => jobResult(spec, j, run, params, commands.get(j.id) ?? [])), provenance };
+}
+
+/** JSON.stringify(runResult(src, run), null, 2) + '\n', the same text, a job at a time: a run of
+ *  100,000 jobs made a 120 MB text at once and took the server to 1.4 GB. */
+export function* runResultText(src: Source, run: RunRow): Generator<string> {
+  const { spec, params, head, provenance } = resultFrame(src, run);
+  const commands = commandsByJob(src.store, run.id);
+  yield `${JSON.stringify(head, null, 2).slice(0, -2)},\n  "jobs": [`; // (without its closing "\n}")
+  let first = true;
+  for (const j of src.store.eachJobOfRun(run.id)) {
+    yield `${first ? '' : ','}\n    ${JSON.stringify(jobResult(spec, j, run, params, commands.get(j.id) ?? []), null, 2).replace(/\n/g, '\n    ')}`;
+    first = false;
+  }
+  yield `${first ? '' : '\n  '}],\n  "provenance": ${JSON.stringify(provenance, null, 2).replace(/\n/g, '\n  ')}\n}\n`;
 }
 
 function jobResult(spec: PipelineSpec, j: JobRow, run: RunRow, params: unknown, commands: CommandRow[]) {
@@ -58,17 +80,36 @@ function jobResult(spec: PipelineSpec, j: JobRow, run: RunRow, params: unknown, 
   };
 }
 
-/** result.json of an ended run, redacted, written atomically; `onResult` signs it (provenance). */
-export function writeRunResult(src: Source, runId: string, log: Logger, secrets?: SecretsView, onResult?: (run: RunRow, text: string) => void): void {
+/** result.json of an ended run, redacted, written atomically a few jobs at a time; `onResult` gets
+ *  the SHA-256 of the text written, to sign it (provenance). Each piece is redacted whole: pieces end
+ *  between two jobs, where no secret value can straddle them. */
+export function writeRunResult(src: Source, runId: string, log: Logger, secrets?: SecretsView, onResult?: (run: RunRow, sha256: string) => void): void {
+  let fd: number | null = null;
+  let tmp: string | null = null;
   try {
     const run = src.store.getRun(runId)!;
-    const json = JSON.stringify(runResult(src, run), null, 2);
-    const text = (secrets ? secrets.redactText(json) : json) + '\n';
-    const tmp = join(run.dir, '.result.json.tmp');
-    writeFileSync(tmp, text, { mode: 0o600 });
+    tmp = join(run.dir, '.result.json.tmp');
+    fd = openSync(tmp, 'w', 0o600);
+    const hash = createHash('sha256');
+    let pieces: string[] = [], size = 0;
+    const flush = () => {
+      const text = pieces.join('');
+      const red = secrets ? secrets.redactText(text) : text;
+      hash.update(red);
+      writeSync(fd!, red);
+      pieces = []; size = 0;
+    };
+    for (const piece of runResultText(src, run)) {
+      pieces.push(piece);
+      if ((size += piece.length) >= 256 * 1024) flush();
+    }
+    flush();
+    closeSync(fd); fd = null;
     renameSync(tmp, join(run.dir, 'result.json'));
-    onResult?.(run, text);
+    onResult?.(run, hash.digest('hex'));
   } catch (err) {
+    if (fd !== null) { try { closeSync(fd); } catch { /* closed */ } }
+    if (tmp) rmSync(tmp, { force: true });
     log.warn('could not write result.json', { runId, err: String(err) });
   }
 }

@@ -22,12 +22,12 @@ export function rollUpStage(ctx: RollupCtx, stageId: string): void {
   const counts = store.stageJobCounts(stageId);
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   // jobs with `allow_failure: true` (sweep points allowed to fail) do not fail their stage
-  if (counts.failed) counts.failed = store.jobsOfStage(stageId).filter((j) => j.status === 'failed' && !j.allow_failure).length;
+  if (counts.failed) counts.failed = store.stageFailedJobCount(stageId);
   const to = counts.failed ? 'failed' : counts.canceled ? 'canceled' : (counts.skipped ?? 0) === total && total > 0 ? 'skipped' : 'succeeded';
   let outputs: string | null = null;
   if (to === 'succeeded') {
-    const jobs = store.jobsOfStage(stageId);
-    outputs = JSON.stringify(unionOutputs(jobs.map((j) => (j.outputs ? JSON.parse(j.outputs) : null))));
+    // (outputs only: a stage of 100,000 jobs is not read as 100,000 rows)
+    outputs = JSON.stringify(unionOutputs(store.jobOutputsOfStage(stageId).map((o) => (o ? JSON.parse(o) : null))));
   }
   const reason = to === 'failed' ? 'job_failed' : to === 'skipped' ? 'upstream_failed' : to === 'canceled' ? 'canceled' : null;
   if (!store.transition('stages', stageId, stage.status, to, { outputs, ended_at: at, reason }, { at, runId: stage.run_id })) return;

@@ -101,6 +101,7 @@ function admit(eng: Engine, fx: TxEffects, job: JobRow, at: string): Admission |
 export function startOne(eng: Engine, job: JobRow, at: string, now: number, admission: Admission | null = null, lease?: { token: string; expiresAt: number }): Start | null {
   const { store } = eng;
   const run = store.getRun(job.run_id)!;
+  if (run.folder_pending) eng.folders.makeNow(eng.effects(), run); // (a remote agent's claim may come first)
   const granted = admission && admission.ok ? admission : null;
   const release = () => { if (granted) eng.executors.get(job.executor)?.release?.(job.id); };
   const fail = (reason: string, message: string) => { release(); return failQueued(eng, job, { code: reason, message }, at); };

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import * as v from 'valibot';
 import { createHash } from 'node:crypto';
 import { DroverError } from '../../core/errors.ts';
+import { JsonParts } from '../../core/json-parts.ts';
 import { runSummary } from '../../core/views.ts';
 import { renderGraph } from '../graph.ts';
 import { readBody, check } from '../body.ts';
@@ -20,6 +21,19 @@ const SubmitBody = v.strictObject({
   params: v.optional(v.record(v.string(), v.unknown())),
   priority: v.optional(v.pipe(v.number(), v.integer())),
 });
+
+/** The parts as a byte stream, each encoded only when the client is ready for it, and let go once sent. */
+function streamOf(parts: string[]): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  let i = 0;
+  return new ReadableStream({
+    pull(ctl) {
+      if (i === parts.length) { ctl.close(); return; }
+      ctl.enqueue(enc.encode(parts[i]!));
+      parts[i++] = ''; // (sent: its memory may go)
+    },
+  });
+}
 
 export function runsRoutes(d: ServerDeps) {
   const core = d.core;
@@ -39,9 +53,11 @@ export function runsRoutes(d: ServerDeps) {
       // the CLI names itself (user-agent drover-cli): its runs are 'manual'; a script's are 'api'
       const manual = (c.req.header('user-agent') ?? '').startsWith('drover-cli');
       const trigger = manual ? { kind: 'manual' as const } : body.spec === undefined ? { kind: 'api' as const } : undefined;
-      const out = core.submit({ ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash });
-      const made = out.body as { run?: { id: string }; group?: { id: string } };
+      const out = core.submit({ ...body, trigger }, { dryRun, idempotencyKey: key, bodyHash, parts: true });
+      const made = (out.body instanceof JsonParts ? out.body.about : out.body) as { run?: { id: string }; group?: { id: string } };
       if (!dryRun && !out.replayed) audit(d.audit, c, 'submit', made.run?.id ?? made.group?.id ?? null, { pipeline: (made.run as { pipeline?: string } | undefined)?.pipeline ?? (made.group as { pipeline?: string } | undefined)?.pipeline });
+      // a big answer (100,000 runs or jobs) is streamed in its parts, never joined into one string
+      if (out.body instanceof JsonParts) return c.body(streamOf(out.body.parts), 201, { 'content-type': 'application/json' });
       return c.json(out.body as object, dryRun || out.replayed ? 200 : 201);
     })
     .get('/', (c) => {
