@@ -7,6 +7,8 @@
 export interface Tally { queued: number; running: number }
 export interface CountRow { group_id: string; executor: string; status: string; n: number }
 
+import { TxJournal } from './tx-journal.ts';
+
 const COUNTED = new Set(['queued', 'running']);
 type Entry = { group: string; executor: string; status: 'queued' | 'running'; d: number };
 
@@ -16,12 +18,11 @@ export class JobCounts {
   /** per group and executor (key: group NUL executor) */
   private readonly pairs = new Map<string, Tally>();
   private readonly all: Tally = { queued: 0, running: 0 };
-  private journal: Entry[] = [];
-  private depth = 0;
+  private readonly journal = new TxJournal<Entry>((e) => this.apply(e.group, e.executor, e.status, -e.d));
 
   /** Start over from a count of the table (at open). */
   load(rows: CountRow[]): void {
-    this.groups.clear(); this.executors.clear(); this.pairs.clear(); this.all.queued = 0; this.all.running = 0; this.journal = [];
+    this.groups.clear(); this.executors.clear(); this.pairs.clear(); this.all.queued = 0; this.all.running = 0; this.journal.clear();
     for (const r of rows) if (COUNTED.has(r.status)) this.apply(r.group_id, r.executor, r.status as Entry['status'], r.n);
   }
 
@@ -32,20 +33,7 @@ export class JobCounts {
   }
 
   /** Runs `fn` as one transaction level: what it moved is undone if it throws. */
-  within<T>(fn: () => T): T {
-    const mark = this.journal.length;
-    this.depth++;
-    try {
-      const out = fn();
-      this.depth--;
-      if (this.depth === 0) this.journal = []; // committed: nothing left to undo
-      return out;
-    } catch (err) {
-      this.depth--;
-      for (const e of this.journal.splice(mark).reverse()) this.apply(e.group, e.executor, e.status, -e.d);
-      throw err;
-    }
-  }
+  within<T>(fn: () => T): T { return this.journal.within(fn); }
 
   group(id: string): Tally { const t = this.groups.get(id); return t ? { ...t } : { queued: 0, running: 0 }; }
   executor(name: string): Tally { const t = this.executors.get(name); return t ? { ...t } : { queued: 0, running: 0 }; }
@@ -74,7 +62,7 @@ export class JobCounts {
 
   private change(group: string, executor: string, status: Entry['status'], d: number): void {
     this.apply(group, executor, status, d);
-    if (this.depth > 0) this.journal.push({ group, executor, status, d });
+    this.journal.record({ group, executor, status, d });
   }
 
   private apply(group: string, executor: string, status: Entry['status'], d: number): void {

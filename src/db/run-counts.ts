@@ -4,16 +4,17 @@
 // delete) and journaled per transaction level like job-counts.ts, so a rollback or savepoint puts them
 // back; counted from the table at open; audit() compares them with a fresh count (engine harness).
 
+import { TxJournal } from './tx-journal.ts';
+
 export interface RunCountRow { group_id: string; status: string; n: number }
 type Entry = { group: string; status: string; d: number };
 
 export class RunCounts {
   private readonly groups = new Map<string, Record<string, number>>();
-  private journal: Entry[] = [];
-  private depth = 0;
+  private readonly journal = new TxJournal<Entry>((e) => this.apply(e.group, e.status, -e.d));
 
   load(rows: RunCountRow[]): void {
-    this.groups.clear(); this.journal = [];
+    this.groups.clear(); this.journal.clear();
     for (const r of rows) this.apply(r.group_id, r.status, r.n);
   }
 
@@ -24,20 +25,7 @@ export class RunCounts {
   }
 
   /** Runs `fn` as one transaction level: what it moved is undone if it throws. */
-  within<T>(fn: () => T): T {
-    const mark = this.journal.length;
-    this.depth++;
-    try {
-      const out = fn();
-      this.depth--;
-      if (this.depth === 0) this.journal = [];
-      return out;
-    } catch (err) {
-      this.depth--;
-      for (const e of this.journal.splice(mark).reverse()) this.apply(e.group, e.status, -e.d);
-      throw err;
-    }
-  }
+  within<T>(fn: () => T): T { return this.journal.within(fn); }
 
   /** The group's runs by status (only statuses it has). */
   of(group: string): Record<string, number> { return { ...this.groups.get(group) }; }
@@ -54,7 +42,7 @@ export class RunCounts {
 
   private change(group: string, status: string, d: number): void {
     this.apply(group, status, d);
-    if (this.depth > 0) this.journal.push({ group, status, d });
+    this.journal.record({ group, status, d });
   }
 
   private apply(group: string, status: string, d: number): void {
