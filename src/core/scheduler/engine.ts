@@ -18,16 +18,16 @@ import type { RollupCtx } from './rollup.ts';
 import { BlockerLog } from './blocker-log.ts';
 import type { SecretsView } from '../secrets/types.ts';
 import { Finalizers } from './finalize.ts';
-import { Reaper, type ReaperCounters } from './reaper.ts';
+import type { Reaper, ReaperCounters } from './reaper.ts';
 import { TxEffects } from './tx-effects.ts';
 import { Capacities } from './capacity.ts';
 import { SlotLedger } from './slot-ledger.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { SpecCatalog } from './spec-catalog.ts';
 import type { GateView } from './gates.ts';
-import { RunFolders } from './run-folders.ts';
-import type { Failpoints } from '../failpoints.ts';
-import { applyObservation, finishRunning, retry } from './ends.ts';
+import type { RunFolders } from './run-folders.ts';
+import { wireEngine, initExecutors } from './engine-wiring.ts';
+import { applyObservation, finishRunning } from './ends.ts';
 import { startWithinLimits, startOne } from './starts.ts';
 import { adoptRunning, pollLoop, type AdoptionHost } from './adoption.ts';
 import { runEffects, type AfterCommitDeps } from './after-commit.ts';
@@ -56,7 +56,6 @@ export class Engine {
   readonly capacity = new Capacities(); // each executor's slots, or why its backend is missing
   /** run folders a big sweep's submit left for later (run-folders.ts) */
   readonly folders: RunFolders;
-  private readonly failpoints?: Failpoints;
   private observations: Observation[] = [];
   private handles: { jobId: string; attempt: number; handle: Handle }[] = [];
   /** the effects buffer of the transaction in progress (null: none) */
@@ -83,13 +82,6 @@ export class Engine {
     this.waker = new Waker(() => { const t0 = performance.now(); this.tick(); d.telemetry?.tick((performance.now() - t0) / 1000); },
       { intervalMs: d.config.tickIntervalMs, batchWindowMs: d.config.batchWindowMs, pending: () => this.observations.length > 0 });
     this.blockers = new BlockerLog(d.store, () => this.effects());
-    this.folders = new RunFolders({
-      store: d.store, transact: (fn) => this.transact(fn), warn: (m, f) => this.log.warn(m, f),
-      made: () => { this.ready.unpark(); this.wake(); },
-      // (failpoint run_folders: tests hold the folders back, to kill -9 the server before they are made)
-      mayRun: () => !this.stopped && !this.failpoints?.has('run_folders'),
-    });
-    this.failpoints = d.failpoints;
     this.catalog = new SpecCatalog(d.store, () => [...this.executors.keys(), 'agent']);
     this.finals = new Finalizers({ gate: d.logGate, failpoints: d.failpoints, graceMs: d.config.finalizeGraceMs, log: d.log, resume: (o) => this.deliver(o) });
     this.publisher = new StatusPublisher(d.store, d.bus);
@@ -99,35 +91,16 @@ export class Engine {
       this.handles.push(h);
       if (this.executors.get(h.handle.executor)?.adoptsFromFolder) this.waker.wakeWithin(HANDLE_WAIT_MS); else this.wake();
     };
-    const launch = { executors: d.executors, log: d.log, started: recordHandle, failed: (o: Observation) => this.deliver(o) };
-    this.afterCommit = { executors: d.executors, log: d.log, killGraceMs: d.config.killGraceMs, launch, secrets: d.secrets, logGate: d.logGate, onResult: d.onResult };
-    this.adoption = {
-      store: d.store, executors: d.executors, ledger: this.ledger, catalog: this.catalog, log: d.log,
-      limited: (e) => this.limited(e), now: () => this.clock.now(), stopped: () => this.stopped,
-      observe: (o) => this.observations.push(o), recordHandle: (h) => this.handles.push(h),
-    };
-    this.reaperPass = new Reaper({
-      store: d.store, config: d.config, log: d.log, finals: this.finals, executors: d.executors, logGate: d.logGate, catalog: this.catalog,
-      now: () => this.clock.now(), isolated: (jobId, at, fn) => this.isolated(jobId, at, fn), rollupCtx: (at) => this.rollupCtx(at),
-      retry: (job, reason, message, at, now) => retry(this, job, reason, message, at, now), freeSlot: (job) => this.freeSlot(job),
-      effects: () => this.effects(), transact: (fn) => this.transact(fn), deliver: (o) => this.deliver(o), recordHandleLater: recordHandle,
-    }, this.reaper);
+    ({ afterCommit: this.afterCommit, adoption: this.adoption, reaper: this.reaperPass, folders: this.folders } = wireEngine(this, d, {
+      observe: (o) => this.observations.push(o), handle: (h) => this.handles.push(h), recordHandle,
+    }));
   }
 
   // ---- life cycle ----
 
   async start(): Promise<void> {
     this.publisher.start();
-    for (const [name, ex] of this.executors) {
-      ex.init?.({
-        notify: (o) => this.deliver(o),
-        recordStats: (jobId, attempt, stats) => {
-          try { this.store.setJobStats(jobId, attempt, JSON.stringify(stats)); } catch (err) { this.log.warn('could not store job stats', { jobId, err: String(err) }); }
-        },
-        log: this.log.scope({ executor: name }),
-      });
-      await this.capacity.detect(name, ex);
-    }
+    await initExecutors(this);
     this.capacity.watch(this.executors, this.config.redetectMs ?? 30_000, () => this.wake());
     // leases get a grace period from our own restart: agents could not reach a dead server
     this.store.extendLeases(this.clock.now() + this.config.leaseGraceMs);
