@@ -173,7 +173,9 @@ export interface PreparedJob {
 }
 
 /** Serializable: stored in jobs.handle so a restarted server can re-adopt the job. */
-export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; [k: string]: unknown }
+/** What an executor needs to find a job again; stored with the job. `v`: the executor API version it was
+ *  written under (stamped by the guard; none = 1), so a server never misreads a newer drover's handle. */
+export interface Handle { executor: string; dir: string; commandCount: number; pid?: number; v?: number; [k: string]: unknown }
 
 export interface CommandResult { exit_code: number | null; started_at: string | null; ended_at: string | null; log_size: number }
 export interface JobResult {

@@ -5,6 +5,7 @@
 // and is logged; a start that resolves after its limit has its job canceled (the job already failed).
 // Errors are counted per call for /metrics.
 import { ExecutorError } from '../core/errors.ts';
+import { lostEnd } from '../core/observations.ts';
 import type { Executor, Handle, Logger, Observation, PreparedJob } from '../core/ports.ts';
 import type { CallTimeouts } from './api.ts';
 
@@ -16,6 +17,8 @@ export interface GuardOptions {
   timeoutMs: number;
   timeouts?: CallTimeouts;
   log: () => Logger;
+  /** the executor's plugin API version: stamped on each handle it returns (`v`), since handles outlive the server */
+  apiVersion?: number;
 }
 
 /** Counters of failed calls, by call (exported on /metrics). */
@@ -61,10 +64,18 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
     void timed('cancel', () => impl.cancel(h, { graceMs: 0 })).catch(() => {});
   };
 
-  /** A handle names its executor (cancel is routed by it): always this one, whatever the code wrote. */
+  /** A handle names its executor (cancel is routed by it): always this one, whatever the code wrote;
+   *  and the API version it was written under, since it is stored and read back by later servers. */
+  const version = o.apiVersion ?? 1;
   const checkHandle = (call: string, h: unknown): Handle => {
     if (!h || typeof h !== 'object' || typeof (h as Handle).dir !== 'string') throw fail(call, `returned ${JSON.stringify(h) ?? 'undefined'}, not a handle ({dir, commandCount, …})`);
-    return { ...(h as Handle), executor: o.name };
+    return { ...(h as Handle), executor: o.name, v: version };
+  };
+  /** Why a stored handle cannot be given to this executor (written by a newer API version), or null.
+   *  A handle without `v` predates versions: version 1. */
+  const unreadable = (h: Handle): string | null => {
+    const v = h?.v ?? 1;
+    return v > version ? `its handle was written under executor API version ${v}; this server's '${o.name}' speaks version ${version} (a newer drover started this job)` : null;
   };
 
   const executor: Executor = {
@@ -73,15 +84,21 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
     signalsProcessGroup: !!impl.signalsProcessGroup,
     detect: () => timed('detect', () => impl.detect()),
     start: (job: PreparedJob) => timed('start', () => impl.start(job), cancelLate).then((h) => checkHandle('start', h)),
-    poll: (handles) => timed('poll', () => impl.poll(handles)).then((obs) => {
-      if (!Array.isArray(obs)) throw fail('poll', `returned ${typeof obs}, not an array of observations`);
-      return obs.filter((x) => {
-        const bad = badObservation(x);
-        if (bad) { fail('poll', bad); o.log().error('executor poll answered a malformed observation; ignored', { executor: o.name, problem: bad }); }
-        return !bad;
+    poll: (all) => {
+      // a job whose handle this executor cannot read ends as lost (executor_error) instead of being polled
+      const refused = all.flatMap((x) => { const why = unreadable(x.handle); return why ? [lostEnd(x.jobId, x.attempt, `executor_error: ${why}`)] : []; });
+      const handles = refused.length ? all.filter((x) => !unreadable(x.handle)) : all;
+      if (!handles.length) return Promise.resolve(refused);
+      return timed('poll', () => impl.poll(handles)).then((obs) => {
+        if (!Array.isArray(obs)) throw fail('poll', `returned ${typeof obs}, not an array of observations`);
+        return [...refused, ...obs.filter((x) => {
+          const bad = badObservation(x);
+          if (bad) { fail('poll', bad); o.log().error('executor poll answered a malformed observation; ignored', { executor: o.name, problem: bad }); }
+          return !bad;
+        })];
       });
-    }),
-    cancel: (handle, opts) => timed('cancel', () => impl.cancel(handle, opts)),
+    },
+    cancel: (handle, opts) => { const why = unreadable(handle); return why ? Promise.reject(fail('cancel', why)) : timed('cancel', () => impl.cancel(handle, opts)); },
   };
   if (impl.startMany) {
     executor.startMany = (jobs) => timed('startMany', () => impl.startMany!(jobs), (hs) => hs.forEach(cancelLate)).then((hs) => {
@@ -90,7 +107,7 @@ export function guardExecutor(impl: Executor, o: GuardOptions): { executor: Exec
     });
   }
   if (impl.adopt) {
-    executor.adopt = (jobId, attempt, handle): Promise<Observation> => timed('adopt', () => impl.adopt!(jobId, attempt, handle)).then((obs) => {
+    executor.adopt = (jobId, attempt, handle): Promise<Observation> => unreadable(handle) ? Promise.reject(fail('adopt', unreadable(handle))) : timed('adopt', () => impl.adopt!(jobId, attempt, handle)).then((obs) => {
       if (!obs || typeof obs !== 'object' || !['running', 'exited', 'requeued'].includes(obs.state)) throw fail('adopt', `returned ${JSON.stringify(obs) ?? 'undefined'}, not an observation`);
       return 'handle' in obs && obs.handle ? { ...obs, handle: checkHandle('adopt', obs.handle) } as Observation : obs;
     });

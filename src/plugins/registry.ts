@@ -64,7 +64,7 @@ export class Registry {
     try { impl = await d.create(settings, host); } catch (e) { throw new PluginError(source, `create() threw: ${(e as Error)?.message ?? String(e)}`); }
     const missing = ['detect', 'start', 'poll', 'cancel'].filter((m) => typeof (impl as unknown as Record<string, unknown>)?.[m] !== 'function');
     if (missing.length) throw new PluginError(source, `create() returned an executor without ${missing.join(', ')}()`);
-    const { executor, errors } = guardExecutor(impl, { name: d.name, timeoutMs: this.o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, timeouts: d.timeouts, log: () => log });
+    const { executor, errors } = guardExecutor(impl, { name: d.name, timeoutMs: this.o.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, timeouts: d.timeouts, log: () => log, apiVersion: d.apiVersion });
     // the engine's context reaches the executor only through `host` (checked observations)
     const loaded: LoadedExecutor = Object.assign(executor, { name: d.name, source, apiVersion: d.apiVersion, callErrors: errors, init: (c: ExecutorContext) => { ctx = c; } });
     this.entries.set(d.name, { executor: loaded, errors, loadMs });
