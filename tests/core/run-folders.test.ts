@@ -2,12 +2,12 @@
 // scheduler makes the others (a batch per tick) before any of their jobs starts, `why` names the wait
 // (run_folder_pending), a restart finishes them, and every run.json reads as an eager one would.
 import { test, expect } from 'bun:test';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeHarness, FakeExecutor } from '../helpers/engine-harness.ts';
 import { explain } from '../../src/core/scheduler/explain.ts';
 import { EAGER_FOLDERS } from '../../src/core/run-folder.ts';
-import { FOLDERS_PER_BATCH } from '../../src/core/scheduler/run-folders.ts';
+import { FOLDERS_PER_BATCH, FOLDER_RETRY_MS } from '../../src/core/scheduler/run-folders.ts';
 
 const LATER = FOLDERS_PER_BATCH + 50; // two batches' worth
 const sweep = (n: number) => ({ name: 'big-sweep', matrix: { i: [...Array(n).keys()] }, params: { p: 'x' }, stages: [{ name: 'main', jobs: [{ name: 'j', commands: ['true'] }] }] });
@@ -81,5 +81,34 @@ test('a sweep no bigger than the eager part makes every folder at submit and lea
   expect((out.runs as { dir: string }[]).every((r) => existsSync(join(r.dir, 'run.json')))).toBe(true);
   expect(h.store.pendingFolderRunIds()).toEqual([]);
   expect(h.engine.folders.size).toBe(0);
+  h.close();
+});
+
+test('a batch that cannot be written (disk trouble) leaves its runs pending; the periodic retry makes them once the wait is over', async () => {
+  const h = await makeHarness({ maxParallel: 4, executors: [new FakeExecutor('local', 4)] });
+  await Bun.sleep(1);
+  (h.config as { maxSweep: number }).maxSweep = EAGER_FOLDERS + 10;
+  const runs = h.submit(sweep(EAGER_FOLDERS + 10)).runs as { id: string; dir: string }[];
+  // (the harness's engine is stopped: its pump does not run by itself, batches are called here)
+  const later = runs.slice(EAGER_FOLDERS);
+  const blocked = later[0]!;
+  writeFileSync(blocked.dir, 'not a folder'); // mkdir of the run's folder fails
+  expect(await h.engine.folders.batch()).toBe(0);
+  expect(h.engine.folders.isPending(blocked.id)).toBe(true);
+  // (others of the batch may have been written meanwhile: they stay pending and are written again)
+  expect(h.store.pendingFolderRunIds()).toEqual(later.map((r) => r.id));
+  rmSync(blocked.dir);
+  const folders = h.engine.folders as unknown as { pump(): Promise<void> };
+  let pumps = 0;
+  const realPump = folders.pump.bind(folders);
+  folders.pump = () => { pumps++; return Promise.resolve(); };
+  h.engine.folders.retry(Date.now()); // too early: the wait after a failure is not over
+  expect(pumps).toBe(0);
+  h.engine.folders.retry(Date.now() + FOLDER_RETRY_MS + 1);
+  expect(pumps).toBe(1);
+  folders.pump = realPump;
+  while (await h.engine.folders.batch()) { /* the pump's loop */ }
+  expect(runs.every((r) => existsSync(join(r.dir, 'run.json')))).toBe(true);
+  expect(h.store.pendingFolderRunIds()).toEqual([]);
   h.close();
 });

@@ -199,6 +199,7 @@ export class Engine {
       if (periodic) {
         this.reaperPass.pass(now, at);
         this.rebuildReady(); // groups whose backoffs ended, or that a rolled-back tick dropped
+        fx.afterCommit(() => this.folders.retry(Date.now())); // run folders a failure left unmade
       }
       startWithinLimits(this, fx, at, now, periodic);
     });

@@ -13,6 +13,8 @@ import type { TxEffects } from './tx-effects.ts';
 
 /** folders written at once: far ahead of the starts, and few open files */
 export const FOLDERS_PER_BATCH = 200;
+/** after a failed batch (a full disk), the pump waits this long before the periodic tick tries again */
+export const FOLDER_RETRY_MS = 30_000;
 
 export interface FolderHost {
   store: Pick<Store, 'pendingFolderRunIds' | 'runsWithPendingFolder' | 'markFoldersMade' | 'pipelineGet'>;
@@ -28,6 +30,8 @@ export class RunFolders {
   private pending = new Set<string>();
   private snapshots = new Map<string, string>();
   private pumping: Promise<void> | null = null;
+  /** after a failure: no new try before this time (ms) */
+  private retryAt = 0;
 
   constructor(private readonly host: FolderHost) {}
 
@@ -42,6 +46,9 @@ export class RunFolders {
     fx.onRollback(() => { for (const id of runIds) this.pending.delete(id); });
     fx.afterCommit(() => void this.pump());
   }
+
+  /** The periodic tick's call: a pump that stopped on a failure starts again once its wait is over. */
+  retry(now: number): void { if (this.pending.size > 0 && !this.pumping && now >= this.retryAt) void this.pump(); }
 
   /** Make every pending folder, a batch at a time; resolves when none is left (or it may not run). */
   pump(): Promise<void> {
@@ -66,8 +73,9 @@ export class RunFolders {
       }));
       this.host.transact((fx) => this.markMade(fx, rows));
     } catch (err) {
-      // a full disk: the runs stay pending (their jobs wait, why says so); the next submit or a restart tries again
-      this.host.warn('could not make run folders; their runs wait', { err: String(err), runs: rows.length });
+      // a full disk: the runs stay pending (their jobs wait, why says so); tried again after FOLDER_RETRY_MS
+      this.retryAt = Date.now() + FOLDER_RETRY_MS;
+      this.host.warn('could not make run folders; their runs wait', { err: String(err), runs: rows.length, retry_in_ms: FOLDER_RETRY_MS });
       return 0;
     }
     this.host.made();
