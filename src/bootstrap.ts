@@ -120,6 +120,13 @@ function ensureAdminToken(store: SqliteStore, dataDir: string, log: Logger): voi
   log.info('wrote the admin token', { file });
 }
 
+/** A port already taken is said before anything is opened, written or started (no admin token, no
+ *  claim on the data dir, no job started by a server that then cannot listen). EADDRINUSE if taken. */
+function assertPortFree(host: string, port: number): void {
+  if (!port) return;
+  Bun.serve({ hostname: host, port, fetch: () => new Response(null, { status: 503 }) }).stop(true);
+}
+
 /** The built-ins, then every plugin file: a PluginError (exit 2) before anything is opened or listens. */
 export async function loadExecutors(o: Pick<ServeOptions, 'dataDir' | 'maxParallel' | 'gpuSlots' | 'pluginsDir' | 'pluginFiles' | 'pluginOpts' | 'pluginTimeoutMs'>, log: Logger): Promise<Registry> {
   const registry = new Registry({ dataDir: o.dataDir, log, settings: parsePluginOpts(o.pluginOpts ?? []), timeoutMs: o.pluginTimeoutMs });
@@ -137,6 +144,7 @@ export async function serve(o: ServeOptions) {
   const log = o.log ?? jsonLogger();
   const maxParallel = o.maxParallel ?? cpus().length;
   const registry = await loadExecutors({ ...o, maxParallel }, log.scope({ part: 'executors' }));
+  assertPortFree(o.host, o.port);
   assertLocalFilesystem(o.dataDir, o.allowNetworkFs);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const { sqlite } = openDatabase(join(o.dataDir, 'drover.db'));

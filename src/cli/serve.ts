@@ -76,7 +76,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (e instanceof CliError) { process.stderr.write(e.message + '\n'); return e.exitCode; }
     if (e instanceof DroverError) { process.stderr.write(`drover serve: ${e.message}\n`); return 2; }
     if (e instanceof PluginError) { process.stderr.write(`drover serve: ${e.message}\n`); return 2; }
-    if ((e as { code?: string }).code === 'EADDRINUSE') { process.stderr.write(`drover serve: the port is already in use (${(e as Error).message}); pick another with --port\n`); return 2; }
+    if ((e as { code?: string }).code === 'EADDRINUSE') {
+      process.stderr.write(`drover serve: the port is already in use (${(e as Error).message}); pick another with --port\n`);
+      process.exit(2); // (taken between the check and the bind: what had started must not keep the process alive)
+    }
     throw e;
   }
 }
