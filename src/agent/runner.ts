@@ -37,6 +37,12 @@ export interface Claim {
 export const agentStatus = { terminating: false };
 /** Exit codes of a job killed by a signal (TERM recorded by the runner, or KILL). */
 const KILLED = new Set([143, 137]);
+/** how long a job killed by a signal waits for this agent's own SIGTERM (sent by the same scancel) */
+const SIGNAL_WAIT_MS = 2_000;
+
+async function untilTerminating(ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !agentStatus.terminating && Date.now() < end;) await Bun.sleep(50);
+}
 
 /** What the spool keeps of a claim (claim.json): enough to finish the job after a restart, no secret. */
 interface Kept { job: Claim['job']; lease: Claim['lease']; secrets: boolean }
@@ -145,7 +151,11 @@ async function supervise(api: AgentApi, kept: Kept, dir: string, proc: { pid: nu
   if (copier) await copier.drain(); // the rest of raw/, redacted, into logs/; raw/ and .secrets removed
   // read the end first: a log the job replaced with a link becomes a warning line, which is what ships
   const result = readJobResult(dir, job.commands);
-  if (agentStatus.terminating && !stopping && (result.rc === null || KILLED.has(result.rc))) {
+  const killed = !stopping && (result.rc === null || KILLED.has(result.rc));
+  // scancel signals the job and this agent at once, and the job may end before our own SIGTERM handler
+  // ran: a job killed by a signal waits a moment for it before its end counts as the job's own failure
+  if (killed && !agentStatus.terminating) await untilTerminating(SIGNAL_WAIT_MS);
+  if (killed && agentStatus.terminating) {
     // killed together with this agent (scancel or the walltime of its allocation, a host going down): not
     // the job's own failure. No completion: its lease runs out, it is `lost`, and retries.lost runs it again.
     log(`job ${job.id}: ended by a signal while this agent is stopping; leaving it to its lease (lost, then retried)`);

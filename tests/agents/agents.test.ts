@@ -145,3 +145,22 @@ test('log chunks keep a lease alive: an agent that ships output but misses its h
   expect(done.status).toBe(200);
   expect((await s.waitRun(run.id)).status).toBe('succeeded');
 });
+
+test('a job killed by a signal a moment before its agent gets SIGTERM (scancel signals both) is left to its lease: lost, then retried, never failed', async () => {
+  const { s, agentToken } = await server();
+  const pidFile = join(s.root, 'job.pid');
+  const marker = join(s.root, 'ran-once');
+  const { run } = await s.submit(agentJob('scancel-order', [`if [ -e '${marker}' ]; then exit 0; fi; touch '${marker}'; echo $$ > '${pidFile}'; sleep 30`], { retries: { lost: 2 } }));
+  const first = startAgent(s, agentToken, 'first');
+  const pid = await waitFor(() => { try { return Number(readFileSync(pidFile, 'utf8').trim()) || false; } catch { return false; } }, { what: 'the job to start' });
+  process.kill(-pid, 'SIGTERM'); // the job's process group first…
+  await Bun.sleep(300);
+  first.kill('SIGTERM'); // …then its agent, as scancel may deliver them
+  await first.exited;
+  startAgent(s, agentToken, 'second');
+  const done = await s.waitRun(run.id);
+  expect(done.status).toBe('succeeded');
+  const job = (await s.api('GET', `/jobs/${run.stages[0].jobs[0].id}`)).body;
+  expect(job.attempt).toBe(2);
+  expect(job.attempts[0].reason).toBe('lost');
+}, 60_000);
