@@ -4,9 +4,7 @@
 // any job of those runs starts (the gate runFolderPending holds them; `why` says run_folder_pending).
 // Which runs wait is kept in memory too, loaded from the database at start, so a restart finishes the
 // folders a crash left unmade. Making a folder twice only rewrites the same run.json.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { runJsonText, specSnapshot, writeRunFolder } from '../run-folder.ts';
+import { runJsonText, specSnapshot, writeRunFolder, writeRunFolderAsync } from '../run-folder.ts';
 import type { Store } from '../ports.ts';
 import type { PendingFolderRun } from '../types.ts';
 import type { TxEffects } from './tx-effects.ts';
@@ -67,10 +65,7 @@ export class RunFolders {
     const rows = this.host.store.runsWithPendingFolder(FOLDERS_PER_BATCH);
     if (rows.length === 0) { this.pending.clear(); return 0; } // (the table has none left: nothing is pending)
     try {
-      await Promise.all(rows.map(async (r) => {
-        await mkdir(r.dir, { recursive: true, mode: 0o700 });
-        await writeFile(join(r.dir, 'run.json'), this.text(r), { mode: 0o600 });
-      }));
+      await Promise.all(rows.map((r) => writeRunFolderAsync(r.dir, this.text(r))));
       this.host.transact((fx) => this.markMade(fx, rows));
     } catch (err) {
       // a full disk: the runs stay pending (their jobs wait, why says so); tried again after FOLDER_RETRY_MS
